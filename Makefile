@@ -1,0 +1,33 @@
+# sweeprunner: install, test, lint, smoke runs and benchmarks.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+ORACLE := .venv-wandb
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: install oracle test test-slow lint smoke smoke-image smoke-nlp cluster-smoke bench clean
+
+install: ## Create .venv with sweeprunner, its pinned dependencies and the dev tools; plus the W&B oracle venv.
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(MAKE) oracle
+
+oracle: $(ORACLE)/bin/python ## W&B's own sweep engine (PyPI sweeps==0.3.0, needs numpy<2) in its own venv.
+
+$(ORACLE)/bin/python:
+	$(PYTHON) -m venv $(ORACLE)
+	$(ORACLE)/bin/python -m pip install --quiet 'sweeps==0.3.0'
+
+test: ## The test suite (CPU only; a shared Ray session).
+	$(PYTEST) -q -m "not slow"
+
+test-slow: ## Long tests: cluster rehearsal and end-to-end smoke sweeps.
+	$(PYTEST) -q -m slow
+
+lint:
+	$(BIN)/ruff check sweeprunner tests bench
+
+clean:
+	rm -rf sweeps .pytest_cache .ruff_cache

@@ -1,0 +1,123 @@
+"""Where a running trial reports metrics and keeps checkpoints.
+
+Inside a Ray Tune trial this forwards to ``ray.tune.report`` / ``ray.tune.get_checkpoint``.
+Outside one (a trainable called directly, e.g. on a GPU box without Ray) it keeps the
+reported rows in :data:`history`, prints them as JSON lines when ``SWEEPRUNNER_JSONL=1``,
+and stores checkpoints under ``$SWEEPRUNNER_CHECKPOINT_DIR`` so a rerun resumes from them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+#: Rows reported while running outside Ray Tune (standalone mode).
+history: list[dict[str, Any]] = []
+
+
+def _tune_context():
+    """The Ray Tune context of this process, or None when not inside a Tune trial."""
+    try:
+        from ray import tune
+    except ImportError:
+        return None
+    try:
+        ctx = tune.get_context()
+        if ctx is None or ctx.get_trial_id() is None:
+            return None
+        return ctx
+    except Exception:
+        return None
+
+
+def in_tune() -> bool:
+    """True inside a Ray Tune trial."""
+    return _tune_context() is not None
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def report(metrics: Mapping[str, Any], *, checkpoint_dir: str | os.PathLike[str] | None = None) -> None:
+    """Report one row of metrics, optionally with a checkpoint directory (copied, not moved)."""
+    row = {str(k): _jsonable(v) for k, v in metrics.items()}
+    if in_tune():
+        from ray import tune
+
+        checkpoint = tune.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
+        tune.report(row, checkpoint=checkpoint)
+        return
+    history.append(row)
+    if checkpoint_dir:
+        target = _standalone_checkpoint_dir()
+        if target is not None:
+            tmp = target.with_name(target.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(checkpoint_dir, tmp)
+            shutil.rmtree(target, ignore_errors=True)
+            tmp.rename(target)
+    if os.environ.get("SWEEPRUNNER_JSONL") == "1":
+        print(json.dumps({"sweeprunner": row}), file=sys.stdout, flush=True)
+
+
+def _standalone_checkpoint_dir() -> Path | None:
+    base = os.environ.get("SWEEPRUNNER_CHECKPOINT_DIR")
+    return Path(base) / "latest" if base else None
+
+
+@contextlib.contextmanager
+def restored_checkpoint() -> Iterator[Path | None]:
+    """Yield the directory of the checkpoint to resume from, or None on a fresh start."""
+    if in_tune():
+        from ray import tune
+
+        checkpoint = tune.get_checkpoint()
+        if checkpoint is None:
+            yield None
+            return
+        with checkpoint.as_directory() as path:
+            yield Path(path)
+        return
+    target = _standalone_checkpoint_dir()
+    yield target if target is not None and target.is_dir() else None
+
+
+def trial_id() -> str:
+    """The Tune trial id, or ``"standalone"``."""
+    ctx = _tune_context()
+    return ctx.get_trial_id() if ctx is not None else "standalone"
+
+
+def trial_dir() -> Path:
+    """A directory for this trial's own files (artifacts, logs)."""
+    ctx = _tune_context()
+    if ctx is not None:
+        path = Path(ctx.get_trial_dir())
+    else:
+        path = Path(os.environ.get("SWEEPRUNNER_TRIAL_DIR", os.getcwd()))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def assigned_cpus(default: int = 1) -> int:
+    """Whole CPUs this trial was given (at least 1): for torch threads and DataLoader workers."""
+    ctx = _tune_context()
+    if ctx is not None:
+        try:
+            cpus = ctx.get_trial_resources().required_resources.get("CPU", default)
+            return max(1, int(cpus))
+        except Exception:
+            return default
+    return max(1, int(os.environ.get("SWEEPRUNNER_NUM_CPUS", default)))
