@@ -1,0 +1,233 @@
+"""Bridge to W&B's own sweep engine (PyPI ``sweeps==0.3.0``), run inside ``.venv-wandb``.
+
+Reads one JSON request on stdin, writes one JSON response on stdout::
+
+    {"op": "random", "config": {...}, "n": 10, "seed": 0}   -> {"ok": true, "result": [...]}
+    {"op": "batch", "requests": [{...}, ...]}               -> {"ok": true, "result": [resp, ...]}
+
+Errors raised by the engine come back as ``{"ok": false, "error": "ValueError: ..."}``.
+This file imports nothing from sweeprunner (the oracle venv does not have it); the
+benchmark problems are loaded from ``bench/problems.py`` by file path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import math
+import random
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+warnings.filterwarnings("ignore")
+logging.disable(logging.WARNING)
+
+import numpy as np  # noqa: E402
+import sweeps  # noqa: E402
+from sweeps import RunState, SweepRun  # noqa: E402
+from sweeps.params import HyperParameter  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+BIG = 10_000_000
+
+
+def plain(x: Any) -> Any:
+    """Numpy scalars/arrays -> Python values, recursively (dicts, lists, tuples)."""
+    if isinstance(x, dict):
+        return {str(k): plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [plain(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return [plain(v) for v in x.tolist()]
+    if isinstance(x, np.bool_):
+        return bool(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return float(x)
+    return x
+
+
+def unwrap(run_config: dict) -> dict:
+    """W&B run config ``{"k": {"value": v}}`` -> nested plain dict ``{"k": v}``."""
+    return plain({k: v["value"] for k, v in run_config.items()})
+
+
+def wrap(config: dict) -> dict:
+    """Nested plain dict -> W&B run config (only the first level gets ``value``)."""
+    return {k: {"value": v} for k, v in config.items()}
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def op_random(config: dict, n: int, seed: int) -> list[dict]:
+    _seed(seed)
+    cfg = dict(config, method="random")
+    return [unwrap(r.config) for r in sweeps.next_runs(cfg, [], n=n)]
+
+
+def op_grid(config: dict) -> list[dict]:
+    cfg = dict(config, method="grid")
+    runs = sweeps.next_runs(cfg, [], n=BIG)
+    if runs[-1] is not None:
+        raise RuntimeError(f"grid has more than {BIG} points")
+    return [unwrap(r.config) for r in runs[:-1]]
+
+
+def _hyperband_config(early_terminate: dict, goal: str = "minimize") -> dict:
+    return {
+        "method": "random",
+        "metric": {"name": "loss", "goal": goal},
+        "early_terminate": dict(early_terminate, type="hyperband"),
+        "parameters": {"a": {"value": 1}},
+    }
+
+
+def op_bands(early_terminate: dict) -> list[int]:
+    """Bands as computed by ``hyperband_stop_runs`` (read from ``early_terminate_info``)."""
+    probe = SweepRun(name="probe", state=RunState.running)
+    sweeps.stop_runs(_hyperband_config(early_terminate), [probe])
+    return plain(probe.early_terminate_info["bands"])
+
+
+def op_stop(config: dict, runs: list[dict]) -> dict:
+    """Runs W&B's ``stop_runs`` stops; also the bands and thresholds it used."""
+    metric = config["metric"]["name"]
+    sweep_runs = [
+        SweepRun(
+            **{
+                "name": r["name"],
+                "state": RunState(r.get("state", "running")),
+                "config": wrap(r.get("config", {})),
+                "sampledHistory": [{"_step": i, metric: v} for i, v in enumerate(r["history"])],
+            }
+        )
+        for r in runs
+    ]
+    stopped = sweeps.stop_runs(config, sweep_runs)
+    info = next((r.early_terminate_info for r in sweep_runs if r.early_terminate_info), None)
+    return {
+        "stop": sorted(r.name for r in stopped),
+        "bands": plain(info["bands"]) if info else None,
+        "thresholds": plain(info["thresholds"]) if info else None,
+    }
+
+
+def _finished_run(name: str, config: dict, state: str, value: float | None, metric: str):
+    kw: dict[str, Any] = {"name": name, "state": RunState(state), "config": wrap(config)}
+    if value is not None:
+        kw["sampledHistory"] = [{"_step": 0, metric: value}]
+        kw["summaryMetrics"] = {metric: value}
+    return SweepRun(**kw)
+
+
+def op_bayes_next(config: dict, runs: list[dict], seed: int) -> dict:
+    """W&B's next bayes suggestion given past runs ``{config, state, value}``."""
+    _seed(seed)
+    metric = config["metric"]["name"]
+    past = [
+        _finished_run(f"r{i}", r["config"], r.get("state", "finished"), r.get("value"), metric)
+        for i, r in enumerate(runs)
+    ]
+    cfg = dict(config, method="bayes")
+    suggestion = sweeps.next_run(cfg, past)
+    return unwrap(suggestion.config)
+
+
+def op_validate(config: dict) -> list[str]:
+    return list(sweeps.schema_violations_from_proposed_config(config))
+
+
+def _load_problems():
+    spec = importlib.util.spec_from_file_location("_bench_problems", REPO / "bench" / "problems.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def op_optimize(objective: str, budget: int, seed: int, method: str) -> dict:
+    """A whole W&B optimization loop on a bench problem; returns values and best-so-far."""
+    problems = _load_problems()
+    problem = problems.PROBLEMS[objective]
+    cfg = {
+        "method": method,
+        "metric": {"name": "objective", "goal": "minimize"},
+        "parameters": problem.parameters,
+    }
+    _seed(seed)
+    t0 = time.perf_counter()
+    values: list[float] = []
+    configs: list[dict] = []
+    if method == "random":
+        configs = [unwrap(r.config) for r in sweeps.next_runs(cfg, [], n=budget)]
+        values = [float(problem.evaluate(c)) for c in configs]
+    elif method == "bayes":
+        past: list[SweepRun] = []
+        for i in range(budget):
+            run = sweeps.next_run(cfg, past)
+            config = unwrap(run.config)
+            value = float(problem.evaluate(config))
+            configs.append(config)
+            values.append(value)
+            past.append(_finished_run(f"r{i}", config, "finished", value, "objective"))
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    best = np.minimum.accumulate(values).tolist()
+    return {
+        "values": values,
+        "best": best,
+        "configs": configs,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+OPS = {
+    "random": op_random,
+    "grid": op_grid,
+    "bands": op_bands,
+    "stop": op_stop,
+    "bayes_next": op_bayes_next,
+    "validate": op_validate,
+    "optimize": op_optimize,
+}
+
+
+def handle(request: dict) -> dict:
+    request = dict(request)
+    op = request.pop("op")
+    if op == "batch":
+        return {"ok": True, "result": [handle(r) for r in request["requests"]]}
+    try:
+        return {"ok": True, "result": plain(OPS[op](**request))}
+    except Exception as exc:  # reported to the caller, who decides
+        return {
+            "ok": False,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=4),
+        }
+
+
+def _json_default(x: Any) -> Any:
+    out = plain(x)
+    if out is x:
+        raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+    return out
+
+
+def main() -> None:
+    request = json.load(sys.stdin)
+    response = handle(request)
+    json.dump(response, sys.stdout, default=_json_default, allow_nan=True)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
