@@ -34,7 +34,7 @@ class Issue:
     message: str
 
     def __str__(self) -> str:
-        return f"{format_path(self.path)}: {self.message}"
+        return f"{format_path(self.path)}: {self.message}" if self.path else self.message
 
 
 class SweepConfigError(ValueError):

@@ -294,6 +294,18 @@ def _emit(row: dict[str, Any], checkpoint_dir: str | None = None) -> None:
         print(json.dumps({"sweeprunner": row}), flush=True)
 
 
+@contextlib.contextmanager
+def _restored_checkpoint() -> Iterator[Path | None]:
+    """:func:`session.restored_checkpoint`, without importing Ray where it is not loaded."""
+    if "ray" in sys.modules:
+        with session.restored_checkpoint() as path:
+            yield path
+        return
+    base = os.environ.get("SWEEPRUNNER_CHECKPOINT_DIR")
+    latest = Path(base) / "latest" if base else None
+    yield latest if latest is not None and latest.is_dir() else None
+
+
 def _trial_dir() -> Path:
     if "ray" in sys.modules:
         return session.trial_dir()
@@ -406,7 +418,7 @@ class Run:
         dest = Path(root or ".") / name
         if dest.exists() and not replace:
             return dest.open()
-        with session.restored_checkpoint() as ckpt:
+        with _restored_checkpoint() as ckpt:
             src = ckpt / "files" / name if ckpt is not None else None
             if src is None or not src.is_file():
                 src = Path(self.dir) / name
@@ -485,10 +497,8 @@ def init(config: Any = None, project: str | None = None, name: str | None = None
     if config is not None:
         globals()["config"].update(config)
     summary.clear()
-    resumed = False
-    if "ray" in sys.modules or os.environ.get("SWEEPRUNNER_CHECKPOINT_DIR"):
-        with session.restored_checkpoint() as ckpt:
-            resumed = ckpt is not None
+    with _restored_checkpoint() as ckpt:
+        resumed = ckpt is not None
     run = Run(name=name, project=project, params=_trial.params, metric=_trial.metric,
               resumed=resumed)
     return run

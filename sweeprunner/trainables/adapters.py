@@ -48,8 +48,9 @@ def parse_target(target: str) -> tuple[str, str]:
     """Split ``"module:function"``; raise ValueError with the expected form."""
     module, sep, func = target.rpartition(":")
     if not sep or not module or not func.isidentifier():
-        raise ValueError(f"trainable {target!r}: expected 'module:function' "
-                         "(or 'path/to/file.py:function')")
+        raise ValueError(
+            f"trainable {target!r}: expected 'module:function' (or 'path/to/file.py:function')"
+        )
     return module, func
 
 
@@ -81,12 +82,17 @@ def load_target(target: str, workdir: str | None = None) -> Callable[..., Any]:
 
 def takes_config(func: Callable[..., Any]) -> bool:
     """True for ``train(config)``, False for W&B-style ``train()``; ValueError otherwise."""
-    params = [p for p in inspect.signature(func).parameters.values()
-              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-              and p.default is inspect.Parameter.empty]
+    params = [
+        p
+        for p in inspect.signature(func).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        and p.default is inspect.Parameter.empty
+    ]
     if len(params) > 1:
-        raise ValueError(f"trainable {getattr(func, '__qualname__', func)!r} must take no "
-                         f"arguments (W&B style) or one (config), not {len(params)}")
+        raise ValueError(
+            f"trainable {getattr(func, '__qualname__', func)!r} must take no "
+            f"arguments (W&B style) or one (config), not {len(params)}"
+        )
     return len(params) == 1
 
 
@@ -116,9 +122,14 @@ def make_trainable(
     if target is None:
         if program is None and command is None:
             raise ValueError("nothing to run: give a trainable target, `program` or `command`")
-        spec = CommandSpec(program=program, command=tuple(command or DEFAULT_COMMAND),
-                           workdir=workdir, wandb_shim=wandb_shim, metric=metric_name,
-                           stop_grace_s=stop_grace_s)
+        spec = CommandSpec(
+            program=program,
+            command=tuple(command or DEFAULT_COMMAND),
+            workdir=workdir,
+            wandb_shim=wandb_shim,
+            metric=metric_name,
+            stop_grace_s=stop_grace_s,
+        )
 
         def command_trainable(config: dict[str, Any]) -> None:
             run_command(spec, config)
@@ -148,8 +159,10 @@ def wandb_logger_callback(**kwargs: Any) -> Any:
     """Ray's ``WandbLoggerCallback`` for users who also want runs in W&B (needs real wandb)."""
     module = sys.modules.get("wandb")
     if module is wandb_compat or importlib.util.find_spec("wandb") is None:
-        raise ValueError("logging to W&B needs the real `wandb` package (pip install wandb) "
-                         "in the process that runs the sweep")
+        raise ValueError(
+            "logging to W&B needs the real `wandb` package (pip install wandb) "
+            "in the process that runs the sweep"
+        )
     from ray.air.integrations.wandb import WandbLoggerCallback
 
     return WandbLoggerCallback(**kwargs)

@@ -1,0 +1,266 @@
+"""One frozen record per value type a sweep parameter can take.
+
+Each record knows how to draw a value from a uniform number ``u`` in (0, 1) with W&B's exact
+formula (its inverse CDF, ``ppf``), which values a grid enumerates, and how to ask an Optuna
+trial for a value (``suggest``). W&B's distribution names are kept as ``wandb_name`` for
+messages and plans; parsing them is ``parse.py``'s job.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from scipy import special
+
+_EPS = 1e-12
+
+
+def quantize(x: float, q: int | float) -> int | float:
+    """W&B's ``round(x / q) * q`` (half to even); an int when ``q`` was written as an int."""
+    value = float(np.round(x / q) * q)
+    return int(value) if isinstance(q, int) and not isinstance(q, bool) else value
+
+
+def _clip_u(u: float) -> float:
+    return min(max(float(u), _EPS), 1.0 - _EPS)
+
+
+def _maybe_quantize(x: float, q: int | float | None) -> int | float:
+    return float(x) if q is None else quantize(x, q)
+
+
+def _fmt(x: Any) -> str:
+    return f"{x:.6g}" if isinstance(x, float) else repr(x)
+
+
+def _q_text(q: int | float | None) -> str:
+    return "" if q is None else f", q={_fmt(q)}"
+
+
+class OptunaTrial(Protocol):  # the subset of optuna.Trial that suggest() uses
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float: ...
+    def suggest_int(self, name: str, low: int, high: int) -> int: ...
+    def suggest_categorical(self, name: str, choices: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A fixed value, passed to every trial and never searched."""
+
+    value: Any
+    wandb_name: str = "constant"
+    searchable = False
+
+    def ppf(self, u: float) -> Any:
+        return self.value
+
+    def describe(self) -> str:
+        return f"constant {_fmt(self.value)}"
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """One of ``values``, each equally likely."""
+
+    values: tuple[Any, ...]
+    wandb_name: str = "categorical"
+    searchable = True
+
+    def ppf(self, u: float) -> Any:
+        n = len(self.values)
+        return self.values[min(int(u * n), n - 1)]
+
+    def grid_values(self) -> list[Any]:
+        """Distinct values in first-seen order; a duplicate keeps the last one written (as W&B)."""
+        by_key: dict[str, Any] = {}
+        for value in self.values:
+            by_key[_grid_key(value)] = value
+        return list(by_key.values())
+
+    def suggest(self, trial: OptunaTrial, name: str) -> Any:
+        return self.values[trial.suggest_categorical(name, list(range(len(self.values))))]
+
+    def describe(self) -> str:
+        return f"{self.wandb_name} {list(self.values)!r}"
+
+
+@dataclass(frozen=True)
+class WeightedCategorical:
+    """One of ``values`` with the given ``probabilities``."""
+
+    values: tuple[Any, ...]
+    probabilities: tuple[float, ...]
+    wandb_name: str = "categorical_w_probabilities"
+    searchable = True
+
+    def ppf(self, u: float) -> Any:
+        cumulative = np.cumsum(self.probabilities)
+        index = int(np.argmax(cumulative > u)) if u < cumulative[-1] else len(self.values) - 1
+        return self.values[index]
+
+    def suggest(self, trial: OptunaTrial, name: str) -> Any:
+        return self.ppf(trial.suggest_float(name, 0.0, 1.0))
+
+    def describe(self) -> str:
+        pairs = ", ".join(f"{v!r}: {p:g}" for v, p in zip(self.values, self.probabilities, strict=True))
+        return f"{self.wandb_name} {{{pairs}}}"
+
+
+@dataclass(frozen=True)
+class IntUniform:
+    """An integer in ``[low, high]``, both ends included."""
+
+    low: int
+    high: int
+    wandb_name: str = "int_uniform"
+    searchable = True
+
+    def ppf(self, u: float) -> int:
+        span = self.high - self.low + 1
+        return self.low + min(int(u * span), span - 1)
+
+    def grid_values(self) -> list[int]:
+        return list(range(self.low, self.high + 1))
+
+    def suggest(self, trial: OptunaTrial, name: str) -> int:
+        return trial.suggest_int(name, self.low, self.high)
+
+    def describe(self) -> str:
+        return f"{self.wandb_name} {self.low}..{self.high} (inclusive)"
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """A float uniform on ``[low, high]``; with ``q``, rounded to a multiple of ``q``."""
+
+    low: float
+    high: float
+    q: int | float | None = None
+    wandb_name: str = "uniform"
+    searchable = True
+
+    def ppf(self, u: float) -> int | float:
+        return _maybe_quantize(self.low + u * (self.high - self.low), self.q)
+
+    def grid_values(self) -> list[int | float]:
+        """``arange(low, high, q)``: ``high`` excluded and no rounding, exactly as W&B's grid."""
+        if self.q is None:
+            raise TypeError("a continuous uniform has no grid values")
+        return [v.item() for v in np.arange(self.low, self.high, self.q)]
+
+    def suggest(self, trial: OptunaTrial, name: str) -> int | float:
+        return _maybe_quantize(trial.suggest_float(name, self.low, self.high), self.q)
+
+    def describe(self) -> str:
+        return f"{self.wandb_name} {_fmt(self.low)}..{_fmt(self.high)}{_q_text(self.q)}"
+
+
+@dataclass(frozen=True)
+class LogUniform:
+    """A float whose log is uniform between ``log(low)`` and ``log(high)`` (bounds are values)."""
+
+    low: float
+    high: float
+    q: int | float | None = None
+    wandb_name: str = "log_uniform_values"
+    note: str | None = None  # how legacy exponent bounds were read, for the plan
+
+    searchable = True
+
+    def ppf(self, u: float) -> int | float:
+        log_low, log_high = math.log(self.low), math.log(self.high)
+        return _maybe_quantize(math.exp(log_low + u * (log_high - log_low)), self.q)
+
+    def suggest(self, trial: OptunaTrial, name: str) -> int | float:
+        return _maybe_quantize(trial.suggest_float(name, self.low, self.high, log=True), self.q)
+
+    def describe(self) -> str:
+        text = f"{self.wandb_name} {_fmt(self.low)}..{_fmt(self.high)} (log scale{_q_text(self.q)})"
+        return f"{text} [{self.note}]" if self.note else text
+
+
+@dataclass(frozen=True)
+class Normal:
+    """A float from N(mu, sigma); with ``q``, rounded to a multiple of ``q``."""
+
+    mu: float = 0.0
+    sigma: float = 1.0
+    q: int | float | None = None
+    wandb_name: str = "normal"
+    searchable = True
+
+    def ppf(self, u: float) -> int | float:
+        return _maybe_quantize(self.mu + self.sigma * float(special.ndtri(_clip_u(u))), self.q)
+
+    def suggest(self, trial: OptunaTrial, name: str) -> int | float:
+        return self.ppf(trial.suggest_float(name, 0.0, 1.0))
+
+    def describe(self) -> str:
+        return f"{self.wandb_name} mu={_fmt(self.mu)}, sigma={_fmt(self.sigma)}{_q_text(self.q)}"
+
+
+@dataclass(frozen=True)
+class LogNormal:
+    """``exp`` of a float from N(mu, sigma): mu and sigma are in log space."""
+
+    mu: float = 0.0
+    sigma: float = 1.0
+    q: int | float | None = None
+    wandb_name: str = "log_normal"
+    searchable = True
+
+    def ppf(self, u: float) -> int | float:
+        return _maybe_quantize(math.exp(self.mu + self.sigma * float(special.ndtri(_clip_u(u)))), self.q)
+
+    def suggest(self, trial: OptunaTrial, name: str) -> int | float:
+        return self.ppf(trial.suggest_float(name, 0.0, 1.0))
+
+    def describe(self) -> str:
+        return f"{self.wandb_name} mu={_fmt(self.mu)}, sigma={_fmt(self.sigma)} (log space){_q_text(self.q)}"
+
+
+@dataclass(frozen=True)
+class Beta:
+    """A float in [0, 1] from Beta(a, b); with ``q``, rounded to a multiple of ``q``."""
+
+    a: float = 1.0
+    b: float = 1.0
+    q: int | float | None = None
+    wandb_name: str = "beta"
+    searchable = True
+
+    def ppf(self, u: float) -> int | float:
+        return _maybe_quantize(float(special.betaincinv(self.a, self.b, _clip_u(u))), self.q)
+
+    def suggest(self, trial: OptunaTrial, name: str) -> int | float:
+        return self.ppf(trial.suggest_float(name, 0.0, 1.0))
+
+    def describe(self) -> str:
+        return f"{self.wandb_name} a={_fmt(self.a)}, b={_fmt(self.b)}{_q_text(self.q)}"
+
+
+Distribution = Constant | Categorical | WeightedCategorical | IntUniform | Uniform | LogUniform | Normal | LogNormal | Beta
+
+#: Records whose values a grid can enumerate (W&B: categorical, constant, int_uniform, q_uniform).
+def is_grid_axis(dist: Distribution) -> bool:
+    """True when a grid sweep can enumerate this parameter."""
+    return isinstance(dist, Categorical | IntUniform) or (isinstance(dist, Uniform) and dist.q is not None)
+
+
+def _grid_key(value: Any) -> str:
+    """Identity of a grid value: whole-number floats equal ints (``2.0 == 2``), as W&B HEAD."""
+    import json
+
+    def normalise(v: Any) -> Any:
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        if isinstance(v, dict):
+            return {str(k): normalise(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [normalise(x) for x in v]
+        return v
+
+    return json.dumps(normalise(value), sort_keys=True, default=repr)

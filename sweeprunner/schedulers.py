@@ -1,0 +1,113 @@
+"""Ray Tune objects that no stock Ray class provides: W&B's hyperband rule and the target stopper."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+from ray.tune.stopper import Stopper
+
+from sweeprunner.hyperband import runs_to_stop
+
+logger = logging.getLogger(__name__)
+
+
+def finite_number(value: Any) -> float | None:
+    """``value`` as a float when it is a finite real number, else None (NaN, inf, text, bools)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+class WandbHyperbandScheduler(FIFOScheduler):
+    """Stops trials with W&B's hyperband rule; never pauses them.
+
+    Each trial's history is the list of finite values of the metric it reported (an
+    "iteration" is one such report). Thresholds use the histories of all trials, any state.
+    After a driver restart the histories are rebuilt from the trials' ``result.json`` files
+    under ``experiment_dir``, so early stopping stays correct on resume.
+    """
+
+    def __init__(self, *, bands: list[int], eta: float, strict: bool, experiment_dir: str | None = None) -> None:
+        super().__init__()
+        self.bands = list(bands)
+        self.eta = eta
+        self.strict = strict
+        self.experiment_dir = experiment_dir
+        self.histories: dict[str, list[float]] = {}
+        self.stopped: set[str] = set()
+        self._rebuilt = False
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        if metric:
+            self._metric = metric
+        if mode:
+            self._mode = mode
+        return True
+
+    def _sign(self) -> float:
+        return -1.0 if self._mode == "max" else 1.0
+
+    def _rebuild_from_disk(self) -> None:
+        """Load every trial's reported metric values from ``result.json`` (resume after a restart)."""
+        self._rebuilt = True
+        if not self.experiment_dir:
+            return
+        for result_file in Path(self.experiment_dir).glob("*/result.json"):
+            values: list[float] = []
+            trial_id = None
+            for line in result_file.read_text(errors="replace").splitlines():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                trial_id = row.get("trial_id", trial_id)
+                value = finite_number(row.get(self._metric))
+                if value is not None:
+                    values.append(self._sign() * value)
+            if trial_id and values and trial_id not in self.histories:
+                self.histories[trial_id] = values
+        if self.histories:
+            logger.info("hyperband: rebuilt %d trial histories from %s", len(self.histories), self.experiment_dir)
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
+        if not self._rebuilt:
+            self._rebuild_from_disk()
+        value = finite_number(result.get(self._metric))
+        if value is None:
+            return TrialScheduler.CONTINUE
+        self.histories.setdefault(trial.trial_id, []).append(self._sign() * value)
+        if runs_to_stop(self.histories, [trial.trial_id], self.bands, self.eta, self.strict):
+            self.stopped.add(trial.trial_id)
+            return TrialScheduler.STOP
+        return TrialScheduler.CONTINUE
+
+    def debug_string(self) -> str:
+        return f"W&B hyperband: bands {self.bands[:6]}, eta {self.eta:g}, stopped {len(self.stopped)}"
+
+
+class TargetStopper(Stopper):
+    """Stops the whole sweep once any trial's metric reaches ``target`` in the goal's direction."""
+
+    def __init__(self, metric: str, target: float, mode: str) -> None:
+        self.metric = metric
+        self.target = target
+        self.mode = mode
+        self.reached_by: str | None = None
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        value = finite_number(result.get(self.metric))
+        if value is not None and (value >= self.target if self.mode == "max" else value <= self.target):
+            self.reached_by = self.reached_by or trial_id
+        return False
+
+    def stop_all(self) -> bool:
+        return self.reached_by is not None

@@ -1,0 +1,80 @@
+"""A dependency-free trainable with a deterministic synthetic learning curve.
+
+Used by example configs and launcher tests: it checkpoints and resumes every epoch, and
+can be told to fail (``fail_at_epoch``, ``fail_once_marker``) to exercise retries.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sweeprunner import session
+
+
+def _numbers(config: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Flatten the numeric (non-bool) leaves of a nested config to ``{"a.b": value}``."""
+    out: dict[str, float] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_numbers(value, name + "."))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out[name] = float(value)
+    return out
+
+
+_CONTROL = {"epochs", "sleep", "fail_at_epoch"}
+
+
+def final_loss(config: dict[str, Any]) -> float:
+    """The loss the curve tends to: a smooth bowl, lowest at lr=1e-3 and other params at 0.5."""
+    loss = 0.1
+    for name, value in _numbers(config).items():
+        if name in _CONTROL:
+            continue
+        leaf = name.rsplit(".", 1)[-1].lower()
+        if leaf in {"lr", "learning_rate"} and value > 0:
+            loss += 0.05 * (math.log10(value) + 3.0) ** 2
+        else:
+            loss += 0.1 * math.tanh(value - 0.5) ** 2
+    return loss
+
+
+def train(config: dict[str, Any]) -> None:
+    """Report ``loss``, ``val/loss``, ``val/accuracy`` and ``epoch`` (0-based) per epoch."""
+    epochs = int(config.get("epochs", 5))
+    sleep = float(config.get("sleep", 0.0))
+    fail_at = config.get("fail_at_epoch")
+    marker = config.get("fail_once_marker")
+    base = final_loss(config)
+
+    start = 0
+    with session.restored_checkpoint() as restored:
+        if restored is not None:
+            start = json.loads((Path(restored) / "state.json").read_text())["epoch"] + 1
+
+    for epoch in range(start, epochs):
+        if sleep:
+            time.sleep(sleep)
+        if fail_at is not None and epoch == int(fail_at):
+            if marker is None:
+                raise RuntimeError(f"toy trainable: fail_at_epoch={fail_at}")
+            if not Path(marker).exists():
+                Path(marker).touch()
+                raise RuntimeError(f"toy trainable: failing once at epoch {epoch} ({marker})")
+        loss = base + 1.0 / (epoch + 1)
+        val_loss = loss + 0.02
+        metrics = {
+            "loss": loss,
+            "val/loss": val_loss,
+            "val/accuracy": math.exp(-val_loss),
+            "epoch": epoch,
+        }
+        with tempfile.TemporaryDirectory() as ckpt:
+            (Path(ckpt) / "state.json").write_text(json.dumps({"epoch": epoch}))
+            session.report(metrics, checkpoint_dir=ckpt)
