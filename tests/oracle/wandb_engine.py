@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import math
 import random
 import sys
 import time
@@ -30,7 +29,7 @@ logging.disable(logging.WARNING)
 import numpy as np  # noqa: E402
 import sweeps  # noqa: E402
 from sweeps import RunState, SweepRun  # noqa: E402
-from sweeps.params import HyperParameter  # noqa: E402
+from sweeps.params import HyperParameter, HyperParameterSet  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BIG = 10_000_000
@@ -68,10 +67,37 @@ def _seed(seed: int) -> None:
     np.random.seed(seed % 2**32)
 
 
-def op_random(config: dict, n: int, seed: int) -> list[dict]:
+def op_random(config: dict, n: int, seed: int, via_next_runs: bool = False) -> list[dict]:
+    """``n`` random-search configs at ``seed``, as ``sweeps.next_runs`` gives them.
+
+    ``via_next_runs=True`` calls ``next_runs`` itself (~0.3 ms a run). The default draws the
+    same ``random.uniform`` numbers in the same order and maps each parameter's column through
+    its ``HyperParameter.ppf`` in one vectorised call (scalar calls for
+    ``categorical_w_probabilities``, whose array branch differs); tests check both agree.
+    """
     _seed(seed)
     cfg = dict(config, method="random")
-    return [unwrap(r.config) for r in sweeps.next_runs(cfg, [], n=n)]
+    if via_next_runs:
+        return [unwrap(r.config) for r in sweeps.next_runs(cfg, [], n=n)]
+    params = HyperParameterSet.from_config(cfg["parameters"])
+    u = np.array([[random.uniform(0.0, 1.0) for _ in params] for _ in range(n)]).reshape(
+        n, len(params)
+    )
+    columns = []
+    for j, param in enumerate(params):
+        if param.type == HyperParameter.CATEGORICAL_PROB:
+            columns.append([param.ppf(x) for x in u[:, j].tolist()])
+        elif param.type == HyperParameter.CONSTANT:
+            columns.append([param.ppf(x) for x in u[:1, j].tolist()] * n)
+        else:
+            col = param.ppf(u[:, j])
+            columns.append(list(col) if isinstance(col, (list, np.ndarray)) else [col] * n)
+    out = []
+    for i in range(n):
+        for j, param in enumerate(params):
+            param.value = columns[j][i]
+        out.append(unwrap(params.to_config()))
+    return out
 
 
 def op_grid(config: dict) -> list[dict]:
