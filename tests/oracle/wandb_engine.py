@@ -173,10 +173,14 @@ def op_validate(config: dict) -> list[str]:
 
 
 def _load_problems():
-    spec = importlib.util.spec_from_file_location("_bench_problems", REPO / "bench" / "problems.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """``bench/problems.py``, loaded by path (registered first: it defines dataclasses)."""
+    name = "_sweeprunner_bench_problems"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "bench" / "problems.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def op_optimize(objective: str, budget: int, seed: int, method: str) -> dict:
@@ -189,7 +193,7 @@ def op_optimize(objective: str, budget: int, seed: int, method: str) -> dict:
         "parameters": problem.parameters,
     }
     _seed(seed)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     values: list[float] = []
     configs: list[dict] = []
     if method == "random":
@@ -212,6 +216,7 @@ def op_optimize(objective: str, budget: int, seed: int, method: str) -> dict:
         "best": best,
         "configs": configs,
         "seconds": time.perf_counter() - t0,
+        "cpu_seconds": time.process_time() - c0,
     }
 
 
