@@ -133,7 +133,10 @@ def _load_model(cfg: TextConfig, num_labels: int, label_names: list[str]):
 
 
 def _loaders(cfg: TextConfig, data, tokenizer, text_col: str, pair_col: str | None, label_col: str):
+    import datasets
     from transformers import DataCollatorWithPadding
+
+    datasets.disable_progress_bars()
 
     def encode(batch):
         pairs = batch[pair_col] if pair_col else None

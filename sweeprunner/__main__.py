@@ -1,0 +1,7 @@
+"""``python -m sweeprunner``."""
+
+import sys
+
+from sweeprunner.cli import main
+
+sys.exit(main())

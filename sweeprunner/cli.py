@@ -1,0 +1,145 @@
+"""``python -m sweeprunner``: validate, plan, sample, run, resume and results.
+
+Exit codes: 0 success; 1 some trials errored; 2 bad config or arguments; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from sweeprunner.errors import SweepConfigError
+
+COMMANDS = ("validate", "plan", "sample", "run", "resume", "results")
+EXIT_OK, EXIT_TRIALS_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 too; keep its usage line
+        self.print_usage(sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    keys = ("count", "seed", "storage", "max_concurrent_trials")
+    return {key: getattr(args, key, None) for key in keys if getattr(args, key, None) is not None}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sweeprunner", description="Run W&B-style sweep configs on Ray Tune, on your own hardware.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("config", help="sweep YAML file")
+        return p
+
+    with_config("validate", "Check a sweep config; print every problem with its key path.")
+    p = with_config("plan", "Show what the sweep compiles to: parameters, searcher, scheduler, resources, trials.")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--count", type=int, help="trials for random/bayes when run_cap is absent")
+    p = with_config("sample", "Print N parameter sets as the random method draws them (grid: the grid points).")
+    p.add_argument("-n", type=int, default=10, help="how many (grid: the first N; default 10)")
+    p.add_argument("--seed", type=int, help="random seed (default: sweeprunner.seed, else 0)")
+    p = with_config("run", "Run the sweep on an embedded local Ray or an existing cluster.")
+    p.add_argument("--address", help="Ray cluster address: auto or HOST:PORT (default: $RAY_ADDRESS, else a local Ray)")
+    p.add_argument("--num-cpus", type=int, help="CPUs of the embedded local Ray (default: all)")
+    p.add_argument("--num-gpus", type=int, help="GPUs of the embedded local Ray (logical GPUs allowed; default: detected)")
+    p.add_argument("--storage", help="results directory (absolute or relative path) or URI (s3://, gs://)")
+    p.add_argument("--count", type=int, help="trials for random/bayes (as wandb agent --count)")
+    p.add_argument("--seed", type=int, help="seed for every method")
+    p.add_argument("--max-concurrent", dest="max_concurrent_trials", type=int, help="most trials at once")
+    p.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
+    p = sub.add_parser("resume", help="Continue an interrupted sweep from its directory.",
+                       description="Continue an interrupted sweep: finished trials are kept, running ones resume "
+                                   "from checkpoints, the searcher and early stopping keep their state.")
+    p.add_argument("directory", help="the sweep directory printed when the sweep started")
+    p.add_argument("--address")
+    p.add_argument("--num-cpus", type=int)
+    p.add_argument("--num-gpus", type=int)
+    p.add_argument("--quiet", action="store_true")
+    p = sub.add_parser("results", help="Print and export the results of a finished or interrupted sweep.")
+    p.add_argument("directory")
+    p.add_argument("--top", type=int, default=10, help="rows in the summary table")
+    return parser
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from sweeprunner.compile import trial_count
+    from sweeprunner.parse import load_sweep
+
+    spec = load_sweep(args.config)
+    for warning in spec.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if spec.method != "grid":
+        trial_count(spec)
+    print(f"{args.config}: ok ({spec.method}, {sum(1 for _ in spec.parameters.leaves())} parameters)")
+    return EXIT_OK
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from sweeprunner.compile import compile_sweep
+    from sweeprunner.parse import load_sweep
+    from sweeprunner.plan import describe_plan, render_plan
+
+    spec = load_sweep(args.config, overrides=_overrides(args))
+    plan = describe_plan(spec)
+    compile_sweep(spec)  # proves the Ray objects build
+    print(json.dumps(plan, indent=2, default=str) if args.json else render_plan(plan))
+    return EXIT_OK
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from sweeprunner.parse import load_sweep
+    from sweeprunner.sampling import grid_configs, random_configs
+
+    if args.n < 1:
+        raise SweepConfigError.single(("-n",), f"must be >= 1, got {args.n}")
+    spec = load_sweep(args.config)
+    seed = args.seed if args.seed is not None else spec.runner.seed
+    configs = grid_configs(spec)[: args.n] if spec.method == "grid" else random_configs(spec, args.n, seed)
+    for config in configs:
+        print(json.dumps(config, default=str))
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from sweeprunner.launch import LaunchOptions, run_sweep_file
+
+    options = LaunchOptions(address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus, quiet=args.quiet)
+    return run_sweep_file(args.config, overrides=_overrides(args), options=options)
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from sweeprunner.launch import LaunchOptions, resume_sweep
+
+    options = LaunchOptions(address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus, quiet=args.quiet)
+    return resume_sweep(args.directory, options=options)
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    from sweeprunner.results import print_results
+
+    return print_results(args.directory, top=args.top)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        argv.insert(0, "run")  # `python -m sweeprunner CONFIG` is `run CONFIG`
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = {"validate": _cmd_validate, "plan": _cmd_plan, "sample": _cmd_sample, "run": _cmd_run,
+               "resume": _cmd_resume, "results": _cmd_results}[args.command]
+    try:
+        return handler(args)
+    except SweepConfigError as exc:
+        print(f"error: invalid sweep config\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

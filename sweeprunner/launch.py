@@ -1,0 +1,273 @@
+"""Run a sweep on Ray: connect (embedded local Ray or a cluster), check fit, Tuner.fit, results.
+
+The only module with side effects on Ray. ``run_sweep_file`` and ``resume_sweep`` return the
+CLI exit code: 0 success, 1 some trials errored, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sweeprunner.compile import CompiledSweep, compile_sweep
+from sweeprunner.errors import SweepConfigError
+from sweeprunner.parse import load_sweep, parse_sweep
+from sweeprunner.results import EVENTS_FILE, LAUNCH_FILE, summary_table, write_results
+from sweeprunner.spec import SweepSpec
+
+SHARED_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "lustre", "gpfs", "beegfs", "ceph", "glusterfs", "fuse")
+_URI = re.compile(r"^[a-z][a-z0-9+.-]*://")
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """How to reach Ray and how much to print."""
+
+    address: str | None = None
+    num_cpus: int | None = None
+    num_gpus: int | None = None
+    quiet: bool = False
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "sweep"
+
+
+def sweep_directory(spec: SweepSpec, now: dt.datetime | None = None) -> str:
+    """Where results go: ``sweeprunner.storage`` as given, else ``./sweeps/<name>/<timestamp>`` (absolute)."""
+    if spec.runner.storage:
+        storage = spec.runner.storage
+        return storage.rstrip("/") if _URI.match(storage) else str(Path(storage).expanduser().resolve())
+    name = _slug(spec.name or (Path(spec.source).stem if spec.source else "sweep"))
+    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    return str((Path.cwd() / "sweeps" / name / stamp).resolve())
+
+
+def _filesystem_type(path: Path) -> str:
+    """The mount's filesystem type for ``path`` (from /proc/mounts), or ''."""
+    best, fstype = "", ""
+    try:
+        for line in Path("/proc/mounts").read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and str(path).startswith(parts[1]) and len(parts[1]) >= len(best):
+                best, fstype = parts[1], parts[2]
+    except OSError:
+        pass
+    return fstype
+
+
+def check_storage(directory: str, hosts: set[str]) -> None:
+    """A cluster spanning several hosts needs storage every node can reach."""
+    if _URI.match(directory) or len(hosts) <= 1 or os.environ.get("SWEEPRUNNER_SHARED_STORAGE") == "1":
+        return
+    fstype = _filesystem_type(Path(directory))
+    if fstype.startswith(SHARED_FILESYSTEMS):
+        return
+    raise SweepConfigError.single(
+        ("sweeprunner", "storage"),
+        f"{directory} is on this node only ({fstype or 'local'} filesystem) but the cluster has {len(hosts)} hosts: "
+        "set --storage s3://bucket/path (or gs://), or a shared filesystem path mounted on every node "
+        "(set SWEEPRUNNER_SHARED_STORAGE=1 if it is shared but not detected)")
+
+
+def connect(options: LaunchOptions) -> None:
+    """Start an embedded local Ray, or connect to the cluster at ``--address``/``$RAY_ADDRESS``."""
+    import ray
+
+    os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")  # trials keep the user's working directory
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # sweeprunner prints its own progress
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    if ray.is_initialized():
+        return
+    address = options.address or os.environ.get("RAY_ADDRESS")
+    if address:
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except ConnectionError as exc:
+            raise SweepConfigError.single(
+                ("--address",), f"cannot connect to the Ray cluster at {address}: {exc}. With token auth "
+                "(Ray 2.60's default) export RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH (or ~/.ray/auth_token)") from None
+        return
+    ray.init(num_cpus=options.num_cpus, num_gpus=options.num_gpus, include_dashboard=False, log_to_driver=False)
+
+
+def make_trial_function(spec: SweepSpec, workdir: str) -> Any:
+    """The function each trial runs: the user's trainable, in the user's directory, seeing only its GPUs."""
+    from sweeprunner.trainables import BUILTIN
+    from sweeprunner.trainables.adapters import make_trainable
+
+    if not (spec.runner.trainable or spec.program or spec.command):
+        raise SweepConfigError.single(("sweeprunner", "trainable"), "nothing to run: set sweeprunner.trainable "
+                                      f"(one of {sorted(BUILTIN)} or module:function), or program/command")
+    target = BUILTIN.get(spec.runner.trainable, spec.runner.trainable) if spec.runner.trainable else None
+    try:
+        inner = make_trainable(target, program=spec.program, command=spec.command, wandb_shim=spec.runner.wandb_shim,
+                               metric_name=spec.metric.name if spec.metric else None, workdir=workdir)
+    except ValueError as exc:
+        raise SweepConfigError.single(("sweeprunner", "trainable"), str(exc)) from None
+    uses_gpu = spec.runner.resources.gpu > 0
+    cpus = max(1, int(spec.runner.resources.cpu))
+
+    def trial(config: dict[str, Any]) -> None:
+        import ray
+        from ray import tune
+
+        if os.path.isdir(workdir):
+            os.chdir(workdir)
+        if not uses_gpu:
+            os.environ["CUDA_VISIBLE_DEVICES"] = ""  # Ray 2.60 leaves it unset: a CPU trial would see every GPU
+        os.environ["SWEEPRUNNER_NUM_CPUS"] = str(cpus)
+        ctx = tune.get_context()
+        info = {"trial_id": ctx.get_trial_id(), "node": ray.util.get_node_ip_address(),
+                "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid()}
+        trial_dir = Path(ctx.get_trial_dir())
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        (trial_dir / "trial_info.json").write_text(json.dumps(info))
+        inner(config)
+
+    trial.__name__ = _slug(spec.runner.trainable or Path(spec.program or "command").stem).replace("-", "_").replace(".", "_")
+    return trial
+
+
+def _reuse_actors(spec: SweepSpec) -> bool:
+    """Reuse worker processes (saves ~1 s per trial) unless trials hold GPUs, whose memory a fresh process frees."""
+    return spec.runner.resources.gpu == 0
+
+
+def _run_config(spec: SweepSpec, compiled: CompiledSweep, sweep_dir: str, progress: Any) -> Any:
+    from ray.tune import CheckpointConfig, FailureConfig, RunConfig
+
+    parent, name = sweep_dir.rsplit("/", 1)
+    return RunConfig(
+        name=name, storage_path=parent, stop=compiled.stopper, callbacks=[progress], verbose=0, log_to_file=True,
+        failure_config=FailureConfig(max_failures=spec.runner.max_failures),
+        checkpoint_config=CheckpointConfig(num_to_keep=2),
+    )
+
+
+def _check_cluster(spec: SweepSpec, compiled: CompiledSweep, sweep_dir: str) -> None:
+    from sweeprunner.resources import autoscaler_node_types, check_fit, cluster_hosts, cluster_nodes
+
+    check_fit(compiled.resources, cluster_nodes(), autoscaler_node_types())
+    check_storage(sweep_dir, cluster_hosts())
+
+
+def _progress(compiled: CompiledSweep, sweep_dir: str, quiet: bool) -> Any:
+    from sweeprunner.progress import ProgressView
+
+    metric = compiled.spec.metric
+    events = None if _URI.match(sweep_dir) else str(Path(sweep_dir) / EVENTS_FILE)
+    return ProgressView(total=compiled.num_samples, metric=metric.name if metric else None,
+                        mode=metric.mode if metric else None, quiet=quiet, events_path=events)
+
+
+def _finish(sweep_dir: str, progress: Any, total: int, quiet: bool, stopper: Any) -> int:
+    """Write the result files, print the summary, return the exit code."""
+    trials = write_results(sweep_dir)
+    print(summary_table(trials), flush=True)
+    print(f"\nresults: {sweep_dir}  (results.csv, results.parquet, histories.csv, best.yaml)")
+    reached = getattr(stopper, "reached_by", None)
+    if reached:
+        print(f"metric target reached by trial {reached}: sweep stopped")
+    unfinished = total - progress.done_count if not reached else 0
+    if unfinished > 0 and (trials.empty or (trials["status"] == "incomplete").any() or len(trials) < total):
+        print(f"interrupted with {unfinished} trial(s) left; continue with: python -m sweeprunner resume {sweep_dir}")
+        return 130
+    return 1 if not trials.empty and (trials["status"] == "errored").any() else 0
+
+
+def run_sweep(spec: SweepSpec, *, options: LaunchOptions = LaunchOptions()) -> int:
+    """Run ``spec`` to the end; returns the exit code."""
+    from ray import tune
+
+    sweep_dir = sweep_directory(spec)
+    local = not _URI.match(sweep_dir)
+    if local and Path(sweep_dir).is_dir() and any(Path(sweep_dir).glob("experiment_state*.json")):
+        raise SweepConfigError.single(("sweeprunner", "storage"), f"{sweep_dir} already holds a sweep: continue it with "
+                                      f"`python -m sweeprunner resume {sweep_dir}` or choose another --storage")
+    workdir = os.getcwd()
+    trial_fn = make_trial_function(spec, workdir)
+    compiled = compile_sweep(spec, experiment_dir=sweep_dir if local else None)
+    connect(options)
+    _check_cluster(spec, compiled, sweep_dir)
+    if local:
+        Path(sweep_dir).mkdir(parents=True, exist_ok=True)
+        record = {"config": spec.raw, "source": spec.source, "workdir": workdir,
+                  "metric": spec.metric.name if spec.metric else None, "mode": spec.metric.mode if spec.metric else None}
+        (Path(sweep_dir) / LAUNCH_FILE).write_text(json.dumps(record, indent=2, default=str))
+    if not options.quiet:
+        for warning in spec.warnings:
+            print(f"warning: {warning}")
+        print(f"sweep {spec.name or spec.source or ''}: {compiled.num_samples} trials, results in {sweep_dir}", flush=True)
+    progress = _progress(compiled, sweep_dir, options.quiet)
+    tuner = tune.Tuner(
+        tune.with_resources(trial_fn, compiled.placement_group()),
+        param_space={},
+        tune_config=compiled.tune_config(reuse_actors=_reuse_actors(spec)),
+        run_config=_run_config(spec, compiled, sweep_dir, progress),
+    )
+    tuner.fit()
+    return _finish(sweep_dir, progress, compiled.num_samples, options.quiet, compiled.stopper)
+
+
+def run_sweep_file(path: str, *, overrides: dict[str, Any] | None = None, options: LaunchOptions = LaunchOptions()) -> int:
+    """``sweeprunner run CONFIG``."""
+    return run_sweep(load_sweep(path, overrides=overrides), options=options)
+
+
+def resume_sweep(directory: str, *, options: LaunchOptions = LaunchOptions()) -> int:
+    """``sweeprunner resume DIR``: continue the same sweep where it stopped."""
+    from ray import tune
+
+    sweep_dir = str(Path(directory).expanduser().resolve())
+    info_path = Path(sweep_dir) / LAUNCH_FILE
+    if not info_path.is_file():
+        raise SweepConfigError.single(("directory",), f"{sweep_dir} is not a sweeprunner sweep directory (no {LAUNCH_FILE})")
+    info = json.loads(info_path.read_text())
+    spec = parse_sweep(info["config"], source=info.get("source"))
+    if not tune.Tuner.can_restore(sweep_dir):
+        raise SweepConfigError.single(("directory",), f"{sweep_dir} has no Ray Tune experiment state to resume")
+    workdir = info.get("workdir") or os.getcwd()
+    os.chdir(workdir) if os.path.isdir(workdir) else None
+    compiled = compile_sweep(spec, experiment_dir=sweep_dir)
+    connect(options)
+    _check_cluster(spec, compiled, sweep_dir)
+    progress = _progress(compiled, sweep_dir, options.quiet)
+    done_before = {row for row in _finished_ids(sweep_dir)}
+    progress.finished |= done_before
+    trial_fn = make_trial_function(spec, workdir)
+    tuner = tune.Tuner.restore(sweep_dir, tune.with_resources(trial_fn, compiled.placement_group()),
+                               resume_unfinished=True, resume_errored=True)
+    _attach_progress(tuner, progress)
+    if not options.quiet:
+        print(f"resuming {sweep_dir}: {len(done_before)} trial(s) already done", flush=True)
+    tuner.fit()
+    return _finish(sweep_dir, progress, compiled.num_samples, options.quiet, compiled.stopper)
+
+
+def _finished_ids(sweep_dir: str) -> set[str]:
+    path = Path(sweep_dir) / EVENTS_FILE
+    if not path.is_file():
+        return set()
+    ids = set()
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if row.get("event") in ("finished", "stopped", "errored"):
+            ids.add(row["trial_id"])
+    return ids
+
+
+def _attach_progress(tuner: Any, progress: Any) -> None:
+    """Replace the restored run config's callbacks with this process's progress view."""
+    internal = tuner._local_tuner
+    run_config = internal.get_run_config()
+    run_config.callbacks = [progress]

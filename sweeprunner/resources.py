@@ -1,0 +1,60 @@
+"""Does one trial fit the cluster? Checked before anything starts (Ray would leave it PENDING forever)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sweeprunner.errors import SweepConfigError
+
+_SHOWN = ("CPU", "GPU")
+
+
+def _fmt(resources: Mapping[str, float]) -> str:
+    keys = [k for k in resources if k in _SHOWN or k.startswith("accelerator_type:")]
+    return "{" + ", ".join(f"{k}: {resources[k]:g}" for k in keys) + "}"
+
+
+def fits(bundle: Mapping[str, float], node: Mapping[str, float]) -> bool:
+    """True when a node with ``node`` resources can hold ``bundle``."""
+    return all(node.get(key, 0.0) + 1e-9 >= amount for key, amount in bundle.items() if amount > 0)
+
+
+def check_fit(bundle: Mapping[str, float], nodes: Sequence[Mapping[str, float]],
+              node_types: Sequence[Mapping[str, float]] = ()) -> None:
+    """Raise a clear config error when no node (nor any autoscaler node type) can run one trial."""
+    if any(fits(bundle, node) for node in [*nodes, *node_types]):
+        return
+    offers = sorted({_fmt(n) for n in [*nodes, *node_types]})
+    where = "any node type of this cluster" if node_types else "any node of this cluster"
+    raise SweepConfigError.single(
+        ("sweeprunner", "resources"),
+        f"one trial asks for {_fmt(bundle)}, more than {where} offers ({', '.join(offers) or 'no nodes'}): "
+        "lower resources.cpu/gpu, add a node type that fits, or start the local Ray with --num-cpus/--num-gpus")
+
+
+def cluster_nodes() -> list[dict[str, float]]:
+    """Resources of each alive node of the connected Ray cluster."""
+    import ray
+
+    return [dict(node["Resources"]) for node in ray.nodes() if node.get("Alive")]
+
+
+def cluster_hosts() -> set[str]:
+    """Distinct host addresses of the alive nodes (fake multi-node clusters share one host)."""
+    import ray
+
+    return {node["NodeManagerAddress"] for node in ray.nodes() if node.get("Alive")}
+
+
+def autoscaler_node_types() -> list[dict[str, float]]:
+    """Resources of each node type an autoscaler may add (empty for a fixed cluster)."""
+    try:
+        from ray._private.state import state
+
+        config: Any = state.get_cluster_config()
+    except Exception:
+        return []
+    if not config:
+        return []
+    return [dict(group.resources) for group in getattr(config, "node_group_configs", []) if group.max_count != 0]
