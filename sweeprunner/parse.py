@@ -178,6 +178,10 @@ def parse_sweep(raw: Any, *, source: str | None = None, overrides: Mapping[str, 
     if "controller" in raw and not isinstance(raw["controller"], Mapping):
         c.add(("controller",), f"must be a mapping like {{type: local}}, got {raw['controller']!r}")
 
+    if method == "bayes" and metric is None and "metric" not in raw:
+        c.warnings.append("method: bayes learns from metric.name, and this sweep has no metric: "
+                          "it draws configs as random search does (add a metric to enable bayes)")
+        method = "random"
     if method in METHODS and params is not None:
         _check_method(method, params, metric, c)
     if early is not None and early.type != "none" and metric is None and "metric" not in raw:
@@ -505,8 +509,6 @@ def _check_method(method: str, params: ParamGroup, metric: Metric | None, c: _Co
                 c.add(("parameters", *_param_path(leaf_path)),
                       f"grid search needs discrete values (values, int_uniform or q_uniform), got {dist.wandb_name}")
     if method == "bayes":
-        if metric is None:
-            c.add(("metric",), "required for bayes: the metric (name and goal) to optimise")
         if not any(not isinstance(dist, d.Constant) for _, dist in leaves):
             c.add(("parameters",), "bayes needs at least one parameter that is not a constant")
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from sweeprunner.errors import SweepConfigError
 
+logger = logging.getLogger(__name__)
 _SHOWN = ("CPU", "GPU")
 
 
@@ -21,8 +24,16 @@ def fits(bundle: Mapping[str, float], node: Mapping[str, float]) -> bool:
 
 
 def check_fit(bundle: Mapping[str, float], nodes: Sequence[Mapping[str, float]],
-              node_types: Sequence[Mapping[str, float]] = ()) -> None:
-    """Raise a clear config error when no node (nor any autoscaler node type) can run one trial."""
+              node_types: Sequence[Mapping[str, float]] | None = ()) -> None:
+    """Raise a clear config error when no node (nor any autoscaler node type) can run one trial.
+
+    ``node_types`` None means an autoscaler is running whose node types are unknown: then a
+    trial that fits no current node is allowed (with a warning), since a new node may fit it.
+    """
+    if node_types is None:
+        if not any(fits(bundle, node) for node in nodes):
+            logger.warning("no current node fits one trial %s; waiting for the autoscaler to add one", _fmt(bundle))
+        return
     if any(fits(bundle, node) for node in [*nodes, *node_types]):
         return
     offers = sorted({_fmt(n) for n in [*nodes, *node_types]})
@@ -47,14 +58,34 @@ def cluster_hosts() -> set[str]:
     return {node["NodeManagerAddress"] for node in ray.nodes() if node.get("Alive")}
 
 
-def autoscaler_node_types() -> list[dict[str, float]]:
-    """Resources of each node type an autoscaler may add (empty for a fixed cluster)."""
+def autoscaler_node_types(bootstrap_config: str = "~/ray_bootstrap_config.yaml") -> list[dict[str, float]] | None:
+    """Resources of each node type an autoscaler may add: [] for a fixed cluster, None when unknown.
+
+    Read from the v2 autoscaler's cluster config, else from the ``ray up`` bootstrap config on
+    the head; a v1 autoscaler that exposes neither gives None.
+    """
     try:
         from ray._private.state import state
 
         config: Any = state.get_cluster_config()
     except Exception:
-        return []
-    if not config:
-        return []
-    return [dict(group.resources) for group in getattr(config, "node_group_configs", []) if group.max_count != 0]
+        config = None
+    if config and getattr(config, "node_group_configs", None):
+        return [dict(group.resources) for group in config.node_group_configs if group.max_count != 0]
+    path = Path(bootstrap_config).expanduser()
+    if path.is_file():
+        import yaml
+
+        types = (yaml.safe_load(path.read_text()) or {}).get("available_node_types", {})
+        return [dict((t or {}).get("resources") or {}) for t in types.values()]
+    return None if _autoscaler_running() else []
+
+
+def _autoscaler_running() -> bool:
+    """True when an autoscaler (monitor) has registered with the cluster's GCS."""
+    try:
+        from ray.experimental.internal_kv import _internal_kv_get
+
+        return bool(_internal_kv_get("AutoscalerMetricsAddress"))
+    except Exception:
+        return False

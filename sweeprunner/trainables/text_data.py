@@ -131,13 +131,11 @@ def _int_labels(train, evaluation, column: str):
         return train, evaluation, list(feature.names)
     values = set(train.unique(column)) | set(evaluation.unique(column))
     if all(isinstance(v, str) for v in values):
+        from datasets import ClassLabel
+
         names = sorted(values)
-        index = {name: i for i, name in enumerate(names)}
-
-        def to_int(batch):
-            return {column: [index[v] for v in batch[column]]}
-
-        return train.map(to_int, batched=True), evaluation.map(to_int, batched=True), names
+        feature = ClassLabel(names=names)
+        return train.cast_column(column, feature), evaluation.cast_column(column, feature), names
     ints = {int(v) for v in values if int(v) >= 0}
     if not ints:
         raise ValueError(f"config key 'label_column': column {column!r} has no labels")
