@@ -1,0 +1,67 @@
+"""The toy trainable and the trainable resolver."""
+
+from __future__ import annotations
+
+import pytest
+
+from sweeprunner import session
+from sweeprunner.trainables import BUILTIN, resolve_trainable, toy
+
+
+@pytest.fixture(autouse=True)
+def standalone(tmp_path, monkeypatch):
+    monkeypatch.setenv("SWEEPRUNNER_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    session.history.clear()
+    yield
+    session.history.clear()
+
+
+def test_resolver_accepts_builtin_names_and_module_function():
+    assert set(BUILTIN) >= {"image_classification", "text_classification", "toy"}
+    assert resolve_trainable("toy") is toy.train
+    assert resolve_trainable("sweeprunner.trainables.toy:train") is toy.train
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("image_clasification", ["did you mean 'image_classification'"]),
+        ("no.such.module:train", ["cannot import", "no.such.module"]),
+        ("sweeprunner.trainables.toy:trian", ["no attribute 'trian'", "did you mean 'train'"]),
+        ("sweeprunner.trainables.toy:", ["module:function"]),
+    ],
+)
+def test_resolver_errors_are_clear(name, words):
+    with pytest.raises(ValueError) as info:
+        resolve_trainable(name)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_curve_is_deterministic_and_best_near_lr_1e_3(tmp_path, monkeypatch):
+    toy.train({"lr": 1e-3, "epochs": 3})
+    good = [row["loss"] for row in session.history]
+    session.history.clear()
+    monkeypatch.setenv("SWEEPRUNNER_CHECKPOINT_DIR", str(tmp_path / "other"))
+    toy.train({"lr": 1e-1, "epochs": 3})
+    bad = [row["loss"] for row in session.history]
+    assert good == sorted(good, reverse=True) and all(g < b for g, b in zip(good, bad, strict=True))
+    assert set(session.history[0]) == {"loss", "val/loss", "val/accuracy", "epoch"}
+
+
+def test_resumes_from_its_checkpoint():
+    toy.train({"epochs": 2})
+    session.history.clear()
+    toy.train({"epochs": 4})
+    assert [row["epoch"] for row in session.history] == [2, 3]
+
+
+def test_fail_once_marker_fails_then_resumes(tmp_path, monkeypatch):
+    config = {"epochs": 4, "fail_at_epoch": 2, "fail_once_marker": str(tmp_path / "failed")}
+    with pytest.raises(RuntimeError, match="failing once"):
+        toy.train(config)
+    toy.train(config)
+    assert [row["epoch"] for row in session.history] == [0, 1, 2, 3]
+    monkeypatch.setenv("SWEEPRUNNER_CHECKPOINT_DIR", str(tmp_path / "fresh"))
+    with pytest.raises(RuntimeError, match="fail_at_epoch"):
+        toy.train({"epochs": 2, "fail_at_epoch": 0})
