@@ -481,13 +481,14 @@ def _log_uniform(name: str, lo: float, hi: float, q: Any, path: KeyPath, c: _Col
             return None
         return d.LogUniform(float(lo), float(hi), q, name)
     # Legacy names whose bounds W&B reads as natural-log exponents.
-    if max(abs(lo), abs(hi)) > 700:
+    exponents = name == "inv_log_uniform" or c.log_uniform_bounds == "exponents" or lo <= 0
+    if exponents and max(abs(lo), abs(hi)) > 700:
         c.add(path, f"{name} exponent bounds {lo!r}..{hi!r} overflow exp(); did you mean log_uniform_values?")
         return None
     if name == "inv_log_uniform":
         low, high = math.exp(-hi), math.exp(-lo)
         return d.LogUniform(low, high, q, name, note=f"exponents {lo:g}..{hi:g} read as exp(-x): {low:.1e}..{high:.1e}")
-    if c.log_uniform_bounds == "exponents" or lo <= 0:
+    if exponents:
         low, high = math.exp(lo), math.exp(hi)
         if c.log_uniform_bounds != "exponents":
             c.warnings.append(
