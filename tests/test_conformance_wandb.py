@@ -29,7 +29,7 @@ except ImportError:  # pytest run without the repo root on sys.path
 
 from sweeprunner.errors import SweepConfigError
 from sweeprunner.hyperband import runs_to_stop, wandb_bands
-from sweeprunner.parse import parse_sweep
+from sweeprunner.parse import load_sweep, parse_sweep
 from sweeprunner.sampling import grid_configs, random_configs
 
 pytestmark = [
@@ -201,6 +201,15 @@ GRID_CASES: dict[str, dict] = {
         "m": {"parameters": {"n": {"min": 0, "max": 1}}},
     },
     "constants_only": {"a": {"value": 1}, "b": {"parameters": {"c": {"value": "x"}}}},
+}
+
+# Parameter types W&B's grid refuses ("disallowed type with grid search").
+GRID_DISALLOWED: dict[str, dict] = {
+    "uniform": {"min": 0.0, "max": 1.0},
+    "normal": {"distribution": "normal"},
+    "log_uniform_values": {"distribution": "log_uniform_values", "min": 1e-3, "max": 1.0},
+    "categorical_w_probabilities": {"values": [1, 2], "probabilities": [0.5, 0.5]},
+    "q_log_uniform_values": {"distribution": "q_log_uniform_values", "min": 1, "max": 100, "q": 1},
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -382,6 +391,11 @@ def _requests() -> dict[str, dict]:
     }
     for name, params in GRID_CASES.items():
         reqs[f"grid:{name}"] = {"op": "grid", "config": {"method": "grid", "parameters": params}}
+    for name, param in GRID_DISALLOWED.items():
+        reqs[f"grid_disallowed:{name}"] = {
+            "op": "grid",
+            "config": {"method": "grid", "parameters": {"a": {"values": [1, 2]}, "x": param}},
+        }
     for i, (et, _) in enumerate(BAND_EXAMPLES):
         reqs[f"bands:example{i}"] = {"op": "bands", "early_terminate": et}
     for i, et in enumerate(BAND_RANDOM):
@@ -533,6 +547,14 @@ def test_random_nested_matches_wandb(wb: dict) -> None:
         )
 
 
+def test_load_sweep_yaml_equals_parse_sweep(tmp_path: Path) -> None:
+    raw = {"method": "random", "parameters": NESTED_PARAMETERS}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    from_file = random_configs(load_sweep(path), 50, 1)
+    assert _key(from_file) == _key(random_configs(parse_sweep(raw), 50, 1))
+
+
 def test_random_is_reproducible_per_seed() -> None:
     spec = parse_sweep({"method": "random", "parameters": NESTED_PARAMETERS})
     assert _key(random_configs(spec, 20, 3)) == _key(random_configs(spec, 20, 3))
@@ -599,6 +621,15 @@ def test_grid_case_sanity(wb: dict) -> None:
     ]
     assert [c["x"] for c in oracle.result(wb["grid:q_uniform_max_excluded"])] == [0, 4, 8]
     assert len(oracle.result(wb["grid:constants_only"])) == 1
+
+
+@pytest.mark.parametrize("name", list(GRID_DISALLOWED))
+def test_grid_refuses_what_wandb_refuses(wb: dict, name: str) -> None:
+    answer = wb[f"grid_disallowed:{name}"]
+    assert not answer["ok"] and "disallowed type with grid search" in answer["error"]
+    raw = {"method": "grid", "parameters": {"a": {"values": [1, 2]}, "x": GRID_DISALLOWED[name]}}
+    with pytest.raises((SweepConfigError, ValueError)):
+        grid_configs(parse_sweep(raw))
 
 
 # ---------------------------------------------------------------------------------------------
