@@ -57,7 +57,7 @@ def _hub(name: str, config_name: str | None):
         ) from exc
 
 
-def _split(splits, wanted: str, fallbacks: tuple[str, ...], key: str):
+def _split(splits, wanted: str, fallbacks: tuple[str, ...]):
     for name in (wanted, *fallbacks):
         if name in splits:
             return splits[name]
@@ -96,24 +96,22 @@ def load_text_data(
     else:
         splits = _hub(dataset, dataset_config)
 
-    train = _split(splits, train_split, (), "train_split")
+    train = _split(splits, train_split, ())
     if train is None:
         raise ValueError(f"config key 'train_split': {train_split!r} not in splits {list(splits)}")
-    evaluation = _split(splits, eval_split, ("validation", "test"), "eval_split")
+    evaluation = _split(splits, eval_split, ("validation", "test"))
     if evaluation is None:
         parts = train.train_test_split(test_size=0.1, seed=0)
         train, evaluation = parts["train"], parts["test"]
 
     columns = train.column_names
     text_col = text_column or next((c for c in _TEXT_GUESSES if c in columns), None)
-    for key, col in (
-        ("text_column", text_col),
-        ("text_pair_column", text_pair_column),
-        ("label_column", label_column),
-    ):
-        if key != "text_pair_column" or col is not None:
-            if col not in columns:
-                raise ValueError(f"config key {key!r}: column {col!r} not in {columns}")
+    wanted = {"text_column": text_col, "label_column": label_column}
+    if text_pair_column is not None:
+        wanted["text_pair_column"] = text_pair_column
+    for key, col in wanted.items():
+        if col not in columns:
+            raise ValueError(f"config key {key!r}: column {col!r} not in {columns}")
 
     if max_train_samples:
         train = train.select(range(min(max_train_samples, len(train))))
