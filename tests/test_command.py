@@ -260,26 +260,28 @@ def _sweep(tmp_path, **extra):
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 @needs_launcher
 def test_subprocess_sweeps_argparse_and_hydra(tmp_path):
     rc, rows = _sweep(tmp_path / "a", program="argparse_train.py",
                       parameters={"lr": {"values": [0.01, 0.1]}, "epochs": {"value": 2},
                                   "note": {"values": ["; rm -rf ~", "--evil"]}},
                       sweeprunner={"wandb_shim": True, "resources": {"cpu": 1, "gpu": 0}})
-    assert rc == 0 and len(rows) == 4 and {r["status"] for r in rows} == {"TERMINATED"}
+    assert rc == 0 and len(rows) == 4 and {r["status"] for r in rows} == {"finished"}
     assert {r["config.note"] for r in rows} == {"; rm -rf ~", "--evil"}
     rc, rows = _sweep(tmp_path / "h", program="hydra_train.py",
                       command=["${env}", "${interpreter}", "${program}", "${args_no_hyphens}"],
                       parameters={"lr": {"values": [0.1, 0.2]},
                                   "model": {"parameters": {"width": {"values": [2, 4]}}}})
-    assert rc == 0 and len(rows) == 4 and {r["status"] for r in rows} == {"TERMINATED"}
+    assert rc == 0 and len(rows) == 4 and {r["status"] for r in rows} == {"finished"}
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 @needs_launcher
 def test_crashing_script_is_retried_then_errored(tmp_path):
     rc, rows = _sweep(tmp_path, program="crash.py", parameters={"lr": {"values": [1]}})
-    assert rc == 1 and [r["status"] for r in rows] == ["ERROR"]
+    assert rc == 1 and [r["status"] for r in rows] == ["errored"]
     storage = tmp_path / "storage"
     stderr_logs = list(storage.rglob("stderr.log"))
     assert stderr_logs and stderr_logs[0].read_text().count("about to fail") == 2   # 1 retry

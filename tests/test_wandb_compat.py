@@ -259,6 +259,7 @@ def run_cli_sweep(config: dict, tmp_path: Path, cwd: Path) -> tuple[int, list[di
 
     import yaml
 
+    tmp_path.mkdir(parents=True, exist_ok=True)
     cfg = tmp_path / "sweep.yaml"
     cfg.write_text(yaml.safe_dump(config))
     storage = tmp_path / "storage"
@@ -272,6 +273,7 @@ def run_cli_sweep(config: dict, tmp_path: Path, cwd: Path) -> tuple[int, list[di
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 @needs_launcher
 @pytest.mark.parametrize("target,params,metric,shim", [
     ("guide_basic:train",
@@ -295,5 +297,5 @@ def test_guide_functions_under_random_search_with_hyperband(tmp_path, target, pa
     rc, rows = run_cli_sweep(config, tmp_path, cwd=SCRIPTS)
     assert rc == 0 and len(rows) == 6
     stopped = [r for r in rows if r["stopped_early"].lower() == "true"]
-    assert stopped and len(stopped) < len(rows)
-    assert all(r["status"] == "TERMINATED" for r in rows)
+    assert stopped and len(stopped) < len(rows), [(r["status"], r["iterations"]) for r in rows]
+    assert {r["status"] for r in rows} == {"finished", "stopped"}
