@@ -60,3 +60,19 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
+
+
+def ensure_isatty() -> None:
+    """Give stdout/stderr an ``isatty`` when they lack one.
+
+    Ray Tune's ``log_to_file`` replaces them with a ``Tee`` that has none, and transformers
+    calls ``sys.stdout.isatty()`` while loading a model.
+    """
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and not hasattr(stream, "isatty"):
+            try:
+                stream.isatty = lambda: False
+            except AttributeError:
+                pass

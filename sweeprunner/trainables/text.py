@@ -19,7 +19,7 @@ from sweeprunner.trainables import text_assets
 from sweeprunner.trainables.checkpointing import load_state, report_with_state
 from sweeprunner.trainables.optim import OPTIMIZERS, SCHEDULES, build_optimizer, warmup_schedule
 from sweeprunner.trainables.options import Options
-from sweeprunner.trainables.runtime import pick_device, seed_everything, set_threads
+from sweeprunner.trainables.runtime import ensure_isatty, pick_device, seed_everything, set_threads
 from sweeprunner.trainables.text_data import load_text_data
 
 
@@ -164,6 +164,7 @@ def _loaders(cfg: TextConfig, data, tokenizer, text_col: str, pair_col: str | No
 def train(config: dict[str, Any]) -> None:
     """Fine-tune ``config["model_name"]`` on ``config["dataset"]``, reporting once per epoch."""
     cfg = TextConfig.from_dict(config)
+    ensure_isatty()
     set_threads(session.assigned_cpus())
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
