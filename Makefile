@@ -27,7 +27,18 @@ test-slow: ## Long tests: cluster rehearsal and end-to-end smoke sweeps.
 	$(PYTEST) -q -m slow
 
 lint:
-	$(BIN)/ruff check sweeprunner tests bench
+	$(BIN)/ruff check sweeprunner tests bench cluster
+
+smoke: smoke-image smoke-nlp ## Both smoke sweeps (about 1 min each on 2 CPUs, offline).
+
+smoke-image: ## Digits + simple_cnn image sweep with hyperband, on CPU.
+	$(BIN)/python -m sweeprunner run recipes/smoke-image.yaml --num-cpus 2
+
+smoke-nlp: ## Tiny local BERT + generated sentiment set with hyperband, on CPU.
+	$(BIN)/python -m sweeprunner run recipes/smoke-nlp.yaml --num-cpus 2
+
+cluster-smoke: ## Local rehearsal of the GPU cluster workflow (fake autoscaling GPU nodes, token auth, job API).
+	$(BIN)/python cluster/rehearse.py
 
 clean:
 	rm -rf sweeps .pytest_cache .ruff_cache

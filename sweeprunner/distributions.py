@@ -136,8 +136,8 @@ class IntUniform:
 class Uniform:
     """A float uniform on ``[low, high]``; with ``q``, rounded to a multiple of ``q``."""
 
-    low: float
-    high: float
+    low: int | float
+    high: int | float
     q: int | float | None = None
     wandb_name: str = "uniform"
     searchable = True
@@ -244,7 +244,6 @@ class Beta:
 
 Distribution = Constant | Categorical | WeightedCategorical | IntUniform | Uniform | LogUniform | Normal | LogNormal | Beta
 
-#: Records whose values a grid can enumerate (W&B: categorical, constant, int_uniform, q_uniform).
 def is_grid_axis(dist: Distribution) -> bool:
     """True when a grid sweep can enumerate this parameter."""
     return isinstance(dist, Categorical | IntUniform) or (isinstance(dist, Uniform) and dist.q is not None)

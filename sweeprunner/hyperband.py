@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 
 def wandb_bands(*, min_iter: int | None = None, max_iter: int | None = None, s: int | None = None,
-                eta: float = 3.0, count: int = 100) -> list[int]:
+                eta: int | float = 3.0, count: int = 100) -> list[int]:
     """The report counts at which trials are judged.
 
     ``max_iter`` + ``s``: ``int(max_iter / eta**k)`` for k = 1..s while >= 1 (27, s=2, eta=3 -> [3, 9]).
@@ -26,7 +26,7 @@ def wandb_bands(*, min_iter: int | None = None, max_iter: int | None = None, s: 
                 break
             bands.append(int(band))
     elif min_iter is not None:
-        band = float(min_iter)
+        band = min_iter  # exact int products for an int eta, as W&B
         for _ in range(count):
             bands.append(int(band))
             band *= eta

@@ -307,7 +307,7 @@ def _parse_early_terminate(raw: Any, c: _Collector) -> EarlyTerminate | None:
             return None
         if max_iter is not None and s is not None and min_iter is not None:
             c.warnings.append(f"early_terminate: min_iter {min_iter} is ignored because max_iter and s are given (W&B's rule)")
-        spec = EarlyTerminate("hyperband", min_iter, max_iter, s, float(eta), strict)
+        spec = EarlyTerminate("hyperband", min_iter, max_iter, s, eta, strict)
         if not spec.bands:
             c.add(path, f"max_iter {max_iter} with s {s} and eta {eta:g} gives no band >= 1: lower eta or s, or raise max_iter")
             return None
@@ -317,7 +317,7 @@ def _parse_early_terminate(raw: Any, c: _Collector) -> EarlyTerminate | None:
         return None
     if not strict and kind != "hyperband":
         c.add((*path, "strict"), f"applies to type hyperband only, not {kind!r}")
-    return EarlyTerminate(kind, min_iter, max_iter, s, float(eta), strict)
+    return EarlyTerminate(kind, min_iter, max_iter, s, eta, strict)
 
 
 def _parse_params(raw: Any, path: KeyPath, c: _Collector) -> ParamGroup | None:
@@ -450,7 +450,7 @@ def _build_distribution(name: str, node: Mapping[str, Any], path: KeyPath, c: _C
                 c.add((*path, key), f"must be an integer for int_uniform, got {value!r}")
         return d.IntUniform(lo, hi)
     if name in ("uniform", "q_uniform"):
-        return d.Uniform(float(lo), float(hi), q, name)
+        return d.Uniform(lo, hi, q, name)  # types as written: an all-int grid arange gives ints, as W&B
     return _log_uniform(name, lo, hi, q, path, c)
 
 

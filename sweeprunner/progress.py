@@ -23,7 +23,7 @@ class ProgressView(Callback):
         self.metric = metric
         self.mode = mode
         self.quiet = quiet
-        self.stream = stream or sys.stderr
+        self._stream = stream
         self.interval_s = interval_s
         self.started_at = time.monotonic()
         self.running: set[str] = set()
@@ -34,6 +34,13 @@ class ProgressView(Callback):
         self._halted: dict[str, bool] = {}
         self._last_print = 0.0
         self._tty = self.stream.isatty()
+
+    @property
+    def stream(self) -> TextIO:
+        return self._stream or sys.stderr
+
+    def __getstate__(self) -> dict[str, Any]:  # Tune pickles callbacks with the experiment
+        return {**self.__dict__, "_stream": None}
 
     # --- Ray Tune callback hooks ---
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

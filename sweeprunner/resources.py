@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from sweeprunner.errors import SweepConfigError
 
-logger = logging.getLogger(__name__)
 _SHOWN = ("CPU", "GPU")
 
 
@@ -24,16 +22,8 @@ def fits(bundle: Mapping[str, float], node: Mapping[str, float]) -> bool:
 
 
 def check_fit(bundle: Mapping[str, float], nodes: Sequence[Mapping[str, float]],
-              node_types: Sequence[Mapping[str, float]] | None = ()) -> None:
-    """Raise a clear config error when no node (nor any autoscaler node type) can run one trial.
-
-    ``node_types`` None means an autoscaler is running whose node types are unknown: then a
-    trial that fits no current node is allowed (with a warning), since a new node may fit it.
-    """
-    if node_types is None:
-        if not any(fits(bundle, node) for node in nodes):
-            logger.warning("no current node fits one trial %s; waiting for the autoscaler to add one", _fmt(bundle))
-        return
+              node_types: Sequence[Mapping[str, float]] = ()) -> None:
+    """Raise a clear config error when no node (nor any autoscaler node type) can run one trial."""
     if any(fits(bundle, node) for node in [*nodes, *node_types]):
         return
     offers = sorted({_fmt(n) for n in [*nodes, *node_types]})
@@ -58,11 +48,12 @@ def cluster_hosts() -> set[str]:
     return {node["NodeManagerAddress"] for node in ray.nodes() if node.get("Alive")}
 
 
-def autoscaler_node_types(bootstrap_config: str = "~/ray_bootstrap_config.yaml") -> list[dict[str, float]] | None:
-    """Resources of each node type an autoscaler may add: [] for a fixed cluster, None when unknown.
+def autoscaler_node_types() -> list[dict[str, float]]:
+    """Resources of each node type the cluster's autoscaler may add ([] for a fixed cluster).
 
-    Read from the v2 autoscaler's cluster config, else from the ``ray up`` bootstrap config on
-    the head; a v1 autoscaler that exposes neither gives None.
+    Read from the v2 autoscaler's cluster config, else from the YAML the v1 autoscaler
+    (``ray up``, ``ray start --autoscaling-config``) was started with, found on its monitor
+    process's command line (the monitor runs on the head, where ``ray job submit`` drivers run).
     """
     try:
         from ray._private.state import state
@@ -72,20 +63,35 @@ def autoscaler_node_types(bootstrap_config: str = "~/ray_bootstrap_config.yaml")
         config = None
     if config and getattr(config, "node_group_configs", None):
         return [dict(group.resources) for group in config.node_group_configs if group.max_count != 0]
-    path = Path(bootstrap_config).expanduser()
-    if path.is_file():
-        import yaml
+    path = _monitor_autoscaling_config()
+    if path is None:
+        return []
+    import yaml
 
-        types = (yaml.safe_load(path.read_text()) or {}).get("available_node_types", {})
-        return [dict((t or {}).get("resources") or {}) for t in types.values()]
-    return None if _autoscaler_running() else []
+    types = (yaml.safe_load(Path(path).read_text()) or {}).get("available_node_types", {})
+    return [dict((t or {}).get("resources") or {}) for t in types.values()]
 
 
-def _autoscaler_running() -> bool:
-    """True when an autoscaler (monitor) has registered with the cluster's GCS."""
+def _monitor_autoscaling_config() -> str | None:
+    """The ``--autoscaling-config`` file of this cluster's autoscaler monitor, when it runs here."""
+    import psutil
+    import ray
+
     try:
-        from ray.experimental.internal_kv import _internal_kv_get
-
-        return bool(_internal_kv_get("AutoscalerMetricsAddress"))
+        gcs_address = ray.get_runtime_context().gcs_address
     except Exception:
-        return False
+        return None
+    for proc in psutil.process_iter(["cmdline"]):
+        args = proc.info.get("cmdline") or []
+        if not any("monitor.py" in a for a in args) or not any(gcs_address in a for a in args):
+            continue
+        for i, arg in enumerate(args):
+            if arg.startswith("--autoscaling-config="):
+                value = arg.split("=", 1)[1]
+            elif arg == "--autoscaling-config" and i + 1 < len(args):
+                value = args[i + 1]
+            else:
+                continue
+            path = Path(value).expanduser()
+            return str(path) if path.is_file() else None
+    return None

@@ -24,6 +24,8 @@ history: list[dict[str, Any]] = []
 
 def _tune_context():
     """The Ray Tune context of this process, or None when not inside a Tune trial."""
+    if "ray" not in sys.modules:  # a Tune trial always has Ray loaded; don't pay its import otherwise
+        return None
     try:
         from ray import tune
     except ImportError:

@@ -54,7 +54,7 @@ class EarlyTerminate:
     min_iter: int | None = None
     max_iter: int | None = None
     s: int | None = None
-    eta: float = 3.0
+    eta: int | float = 3.0
     strict: bool = True
 
     @property
