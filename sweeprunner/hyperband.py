@@ -28,6 +28,8 @@ def wandb_bands(*, min_iter: int | None = None, max_iter: int | None = None, s: 
     elif min_iter is not None:
         band = min_iter  # exact int products for an int eta, as W&B
         for _ in range(count):
+            if isinstance(band, float) and math.isinf(band):
+                break  # a huge eta overflows: no trial reports that often anyway
             bands.append(int(band))
             band *= eta
     return sorted(bands)

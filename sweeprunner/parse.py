@@ -161,7 +161,7 @@ def parse_sweep(raw: Any, *, source: str | None = None, overrides: Mapping[str, 
         keys = [k for k in ("scheduler", "metrics") if k in raw] or ["method"]
         c.add((keys[0],), "W&B's custom/Launch schedulers (method: custom, scheduler, metrics) are not supported: "
                           "use method: bayes (Optuna) with one metric")
-    elif method not in METHODS:
+    elif not isinstance(method, str) or method not in METHODS:
         c.add(("method",), f"must be one of 'grid', 'random', 'bayes', got {method!r}{did_you_mean(str(method), METHODS)}")
 
     metric = _parse_metric(raw.get("metric"), c) if "metric" in raw else None
@@ -178,6 +178,8 @@ def parse_sweep(raw: Any, *, source: str | None = None, overrides: Mapping[str, 
     if "controller" in raw and not isinstance(raw["controller"], Mapping):
         c.add(("controller",), f"must be a mapping like {{type: local}}, got {raw['controller']!r}")
 
+    if not isinstance(method, str):
+        method = None
     if method == "bayes" and metric is None and "metric" not in raw:
         c.warnings.append("method: bayes learns from metric.name, and this sweep has no metric: "
                           "it draws configs as random search does (add a metric to enable bayes)")
@@ -372,7 +374,7 @@ def _infer_distribution(node: Mapping[str, Any], path: KeyPath, c: _Collector) -
 def _parse_distribution(node: Mapping[str, Any], path: KeyPath, c: _Collector) -> d.Distribution | None:
     if "distribution" in node:
         name = node["distribution"]
-        if name not in DISTRIBUTION_KEYS:
+        if not isinstance(name, str) or name not in DISTRIBUTION_KEYS:
             c.add((*path, "distribution"), f"unknown distribution {name!r}{did_you_mean(str(name), DISTRIBUTION_KEYS)}"
                                            f" (known: {', '.join(DISTRIBUTION_KEYS)})")
             return None
