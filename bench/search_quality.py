@@ -1,0 +1,174 @@
+"""Search quality: sweeprunner bayes/random vs W&B's engine on Branin, Hartmann6 and a mixed space.
+
+sweeprunner's side drives the searcher that ``compile_sweep`` builds -- the very
+``ConcurrencyLimiter(OptunaSearch(...))`` object Ray Tune would drive -- directly with
+``suggest(trial_id)`` / ``on_trial_complete(trial_id, result)``, without Ray trials (16 seeds x
+2 budgets x 3 problems x several methods through real Ray trials would take hours on 2 cores).
+It keeps up to ``max_concurrent_trials`` (default 4, as the runner does) suggestions in flight and
+completes the oldest first, as Ray does with equally fast trials. ``random`` is the random
+method's planned configs (``sampling.random_configs``).
+
+Neither Optuna's samplers nor W&B's engine look at the budget, so one 50-trial loop per seed gives
+the 25-trial result as its prefix.
+
+W&B's side comes from ``bench/wandb_baseline.py`` (its JSON, ``--wandb-json``), run if missing.
+
+    .venv/bin/python bench/search_quality.py                      # all problems, 16 seeds, budgets 25 50
+    .venv/bin/python bench/search_quality.py --seeds 2 --methods tpe random --problems branin
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from common import RESULTS, load, quiet_warnings, table, write_json  # noqa: I001  (sets sys.path)
+
+from bench.problems import METRIC, PROBLEMS, summarize
+
+#: method -> (bayes_sampler, concurrency, sampler override or None, label)
+METHODS: dict[str, tuple[str | None, int, str | None, str]] = {
+    "tpe": ("tpe", 4, None, "sweeprunner bayes (default: TPE multivariate, constant liar; 4 in flight)"),
+    "random": (None, 1, None, "sweeprunner random"),
+    "gp": ("gp", 4, None, "sweeprunner bayes, bayes_sampler: gp (Optuna GPSampler; 4 in flight)"),
+    "tpe-s5": ("tpe", 4, "tpe-s5", "TPE as default but n_startup_trials=5 (4 in flight)"),
+    "tpe-seq": ("tpe", 1, None, "default TPE, 1 in flight (max_concurrent_trials: 1)"),
+    "gp-seq": ("gp", 1, None, "GPSampler, 1 in flight"),
+}
+DEFAULT_METHODS = ["tpe", "random", "gp", "tpe-s5", "tpe-seq"]
+
+
+def _override_sampler(searcher: Any, name: str, seed: int) -> None:
+    import optuna
+
+    if name == "tpe-s5":
+        sampler = optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed, n_startup_trials=5)
+    else:
+        raise ValueError(name)
+    searcher.searcher._ot_study.sampler = sampler
+
+
+def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
+    """One optimisation loop; values in completion order, and mean suggestion latency."""
+    import torch
+
+    torch.set_num_threads(1)
+    quiet_warnings()
+    from sweeprunner.compile import compile_sweep
+    from sweeprunner.parse import parse_sweep
+    from sweeprunner.sampling import random_configs
+
+    problem = PROBLEMS[problem_name]
+    sampler, concurrency, override, _ = METHODS[method]
+    t0 = time.perf_counter()
+    if sampler is None:
+        spec = parse_sweep(problem.sweep_config("random", run_cap=budget, sweeprunner={"seed": seed}))
+        values = [problem.evaluate(c) for c in random_configs(spec, budget, seed)]
+        return {"seed": seed, "values": values, "seconds": time.perf_counter() - t0, "suggest_ms": 0.0}
+    runner = {"seed": seed, "bayes_sampler": sampler, "max_concurrent_trials": concurrency}
+    spec = parse_sweep(problem.sweep_config("bayes", run_cap=budget, sweeprunner=runner))
+    searcher = compile_sweep(spec).search_alg
+    if override:
+        _override_sampler(searcher, override, seed)
+    inflight: collections.deque = collections.deque()
+    values: list[float] = []
+    suggested, suggest_s = 0, 0.0
+    while len(values) < budget:
+        while suggested < budget and len(inflight) < concurrency:
+            trial_id = f"t{suggested}"
+            s0 = time.perf_counter()
+            config = searcher.suggest(trial_id)
+            suggest_s += time.perf_counter() - s0
+            if config is None:
+                break
+            inflight.append((trial_id, config))
+            suggested += 1
+        trial_id, config = inflight.popleft()
+        value = float(problem.evaluate(config))
+        values.append(value)
+        searcher.on_trial_complete(trial_id, {METRIC: value})
+    return {"seed": seed, "values": values, "seconds": time.perf_counter() - t0,
+            "suggest_ms": 1000 * suggest_s / budget}
+
+
+def _row(problem: str, method: str, budget: int, loops: list[dict[str, Any]], label: str) -> dict[str, Any]:
+    best = [min(loop["values"][:budget]) for loop in loops]
+    return {"problem": problem, "method": method, "label": label, "budget": budget,
+            **summarize(best, PROBLEMS[problem].f_star),
+            "loop_s_mean": sum(lp["seconds"] for lp in loops) / len(loops),
+            "suggest_ms_mean": sum(lp.get("suggest_ms", 0.0) for lp in loops) / len(loops)}
+
+
+def wandb_rows(path: str, problems: list[str], budgets: list[int]) -> list[dict[str, Any]]:
+    if not os.path.exists(path):
+        from bench.wandb_baseline import benchmark
+
+        print(f"{path} missing: running W&B's engine (bench/wandb_baseline.py)", flush=True)
+        result = benchmark(problems, ["bayes", "random"], budgets, list(range(16)), jobs=1)
+        with open(path, "w") as fh:
+            json.dump(result, fh, indent=1)
+    with open(path) as fh:
+        data = json.load(fh)
+    rows = []
+    for r in data["rows"]:
+        if r["problem"] in problems and r["budget"] in budgets:
+            rows.append({**r, "method": f"wandb-{r['method']}", "label": f"W&B engine {data.get('engine', '')} {r['method']}",
+                         "loop_s_mean": r.get("loop_s_mean")})
+    return rows
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
+    ap.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=list(METHODS))
+    ap.add_argument("--budgets", nargs="+", type=int, default=[25, 50])
+    ap.add_argument("--seeds", type=int, default=16, help="seeds 0..N-1")
+    ap.add_argument("--gp-seeds", type=int, default=None, help="fewer seeds for the slow GP methods")
+    ap.add_argument("--jobs", type=int, default=2, help="parallel loop processes")
+    ap.add_argument("--wandb-json", default=str(RESULTS / "wandb.json"))
+    ap.add_argument("--no-wandb", action="store_true")
+    ap.add_argument("--out", default="search_quality")
+    args = ap.parse_args(argv)
+
+    load_start, t0 = load(), time.perf_counter()
+    budget = max(args.budgets)
+    jobs = []
+    for problem in args.problems:
+        for method in args.methods:
+            n = args.gp_seeds if (args.gp_seeds and method.startswith("gp")) else args.seeds
+            jobs += [(problem, method, seed, budget) for seed in range(n)]
+    loops: dict[tuple[str, str], list[dict[str, Any]]] = collections.defaultdict(list)
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        for job, res in zip(jobs, pool.map(run_loop, *zip(*jobs), chunksize=1), strict=True):
+            loops[job[:2]].append(res)
+    rows = []
+    for problem in args.problems:
+        for method in args.methods:
+            for b in args.budgets:
+                rows.append(_row(problem, method, b, loops[(problem, method)], METHODS[method][3]))
+    if not args.no_wandb:
+        rows += wandb_rows(args.wandb_json, args.problems, args.budgets)
+    rows.sort(key=lambda r: (args.problems.index(r["problem"]), r["budget"]))
+    print(table(["problem", "budget", "method", "seeds", "best mean ± se", "median", "regret mean", "s/loop"],
+                [[r["problem"], r["budget"], r["method"], r["n"], f"{fmt(r['best_mean'])} ± {fmt(r['best_se'])}",
+                  fmt(r["best_median"]), fmt(r["regret_mean"]), fmt(r.get("loop_s_mean") or math.nan, 1)] for r in rows]))
+    wall = time.perf_counter() - t0
+    print(f"wall {wall:.0f}s, load {load_start} -> {load()}")
+    write_json(args.out, {"load_at_start": load_start, "wall_s": wall, "seeds": args.seeds, "gp_seeds": args.gp_seeds,
+                          "budgets": args.budgets, "methods": {m: METHODS[m][3] for m in args.methods}, "rows": rows,
+                          "traces": {f"{p}/{m}": [lp["values"] for lp in ls] for (p, m), ls in loops.items()}})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,128 @@
+"""Bayes suggestion latency after n completed trials: sweeprunner's samplers and W&B's engine.
+
+sweeprunner: the searcher ``compile_sweep`` builds (``ConcurrencyLimiter(OptunaSearch(...))``,
+max_concurrent_trials 1). The history is filled through the same searcher -- ``suggest`` then
+``on_trial_complete`` with the problem's value -- with the study's sampler swapped for Optuna's
+RandomSampler while filling (so filling 500 trials is quick); at n = 50, 200, 500 the real sampler
+is put back and ``--repeats`` suggestions are timed (each completed before the next, so n grows by
+one per timed suggestion). W&B: ``sweeps.next_run`` (bayes) through the oracle with n random
+finished runs; each n is timed as a batch of repeats+1 suggestions minus a batch of one (which
+cancels the oracle subprocess start-up).
+
+    .venv/bin/python bench/suggest_latency.py
+    .venv/bin/python bench/suggest_latency.py --samplers tpe --ns 50 200 --problems hartmann6
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Any
+
+from common import load, quiet_warnings, table, write_json  # noqa: I001  (sets sys.path)
+
+from bench.problems import METRIC, PROBLEMS
+
+
+def sweeprunner_latency(problem_name: str, sampler: str, ns: list[int], repeats: int, seed: int = 0) -> list[dict]:
+    import optuna
+    import torch
+
+    from sweeprunner.compile import compile_sweep
+    from sweeprunner.parse import parse_sweep
+
+    torch.set_num_threads(1)
+    quiet_warnings()
+    problem = PROBLEMS[problem_name]
+    runner = {"seed": seed, "bayes_sampler": sampler, "max_concurrent_trials": 1}
+    spec = parse_sweep(problem.sweep_config("bayes", run_cap=10_000, sweeprunner=runner))
+    searcher = compile_sweep(spec).search_alg
+    study = searcher.searcher._ot_study
+    real, filler = study.sampler, optuna.samplers.RandomSampler(seed=seed)
+    done, rows = 0, []
+
+    def step(tid: str) -> float:
+        t0 = time.perf_counter()
+        config = searcher.suggest(tid)
+        elapsed = time.perf_counter() - t0
+        searcher.on_trial_complete(tid, {METRIC: float(problem.evaluate(config))})
+        return elapsed
+
+    for n in sorted(ns):
+        study.sampler = filler
+        while done < n:
+            step(f"f{done}")
+            done += 1
+        study.sampler = real
+        load0 = load()
+        times = []
+        for _ in range(repeats):
+            times.append(step(f"t{done}"))
+            done += 1
+        rows.append({"engine": "sweeprunner", "sampler": sampler, "problem": problem_name, "n": n,
+                     "ms_median": 1000 * statistics.median(times), "ms_mean": 1000 * statistics.fmean(times),
+                     "ms_max": 1000 * max(times), "repeats": repeats, "load": load0})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def wandb_latency(problem_name: str, ns: list[int], repeats: int) -> list[dict]:
+    from sweeprunner.parse import parse_sweep
+    from sweeprunner.sampling import random_configs
+    from tests.oracle import available, batch
+
+    if not available():
+        print("W&B oracle venv .venv-wandb missing: skipping W&B latency (make oracle)")
+        return []
+    problem = PROBLEMS[problem_name]
+    config = problem.sweep_config("bayes")
+    rows = []
+    for n in ns:
+        configs = random_configs(parse_sweep(config | {"run_cap": n}), n, seed=n)
+        runs = [{"config": c, "value": problem.evaluate(c)} for c in configs]
+        requests = [{"op": "bayes_next", "config": config, "runs": runs, "seed": s} for s in range(repeats)]
+        load0 = load()
+        t0 = time.perf_counter()
+        batch(requests[:1], timeout=3600)  # start-up + one suggestion
+        one = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        answers = batch(requests + requests[:1], timeout=3600)  # start-up + repeats + 1 suggestions
+        total = time.perf_counter() - t0
+        if not all(a["ok"] for a in answers):
+            raise RuntimeError(next(a["error"] for a in answers if not a["ok"]))
+        ms = 1000 * max(total - one, 0.0) / repeats
+        rows.append({"engine": "wandb sweeps==0.3.0", "sampler": "bayes (GP)", "problem": problem_name, "n": n,
+                     "ms_median": ms, "ms_mean": ms, "ms_max": None, "repeats": repeats, "load": load0,
+                     "one_request_batch_s": round(one, 2)})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--problems", nargs="+", default=["hartmann6", "mixed"], choices=list(PROBLEMS))
+    ap.add_argument("--samplers", nargs="+", default=["tpe", "gp"], choices=["tpe", "gp", "random"])
+    ap.add_argument("--ns", nargs="+", type=int, default=[50, 200, 500])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--no-wandb", action="store_true")
+    args = ap.parse_args(argv)
+
+    load_start, t0 = load(), time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    for problem in args.problems:
+        for sampler in args.samplers:
+            rows += sweeprunner_latency(problem, sampler, args.ns, args.repeats)
+        if not args.no_wandb:
+            rows += wandb_latency(problem, args.ns, max(2, args.repeats // 2))
+    print(table(["engine", "sampler", "problem", "n completed", "ms/suggestion (median)", "mean", "max", "load 1m"],
+                [[r["engine"], r["sampler"], r["problem"], r["n"], f"{r['ms_median']:.1f}", f"{r['ms_mean']:.1f}",
+                  "" if r["ms_max"] is None else f"{r['ms_max']:.1f}", r["load"][0]] for r in rows]))
+    wall = time.perf_counter() - t0
+    print(f"wall {wall:.0f}s, load {load_start} -> {load()}")
+    write_json("suggest_latency", {"load_at_start": load_start, "wall_s": wall, "rows": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
