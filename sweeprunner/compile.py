@@ -97,12 +97,13 @@ def trial_resources(spec: SweepSpec) -> dict[str, float]:
     return bundle
 
 
-def build_search_alg(spec: SweepSpec, points: list[dict[str, Any]] | None, num_samples: int) -> Any:
+def build_search_alg(spec: SweepSpec, points: list[dict[str, Any]] | None, num_samples: int,
+                     records_dir: str | None = None) -> Any:
     """grid/random replay their planned points; bayes asks Optuna."""
     if spec.method in ("grid", "random"):
         from sweeprunner.searchers import PlannedSearcher
 
-        return PlannedSearcher(points or [])
+        return PlannedSearcher(points or [], records_dir=records_dir)
     import optuna
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch
@@ -169,7 +170,7 @@ def compile_sweep(spec: SweepSpec, *, experiment_dir: str | None = None) -> Comp
         spec=spec,
         num_samples=num_samples,
         points=tuple(points) if points is not None else None,
-        search_alg=build_search_alg(spec, points, num_samples),
+        search_alg=build_search_alg(spec, points, num_samples, experiment_dir),
         scheduler=build_scheduler(spec, experiment_dir),
         stopper=build_stopper(spec),
         resources=trial_resources(spec),

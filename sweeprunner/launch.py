@@ -17,7 +17,14 @@ from typing import Any
 from sweeprunner.compile import CompiledSweep, compile_sweep
 from sweeprunner.errors import SweepConfigError
 from sweeprunner.parse import load_sweep, parse_sweep
-from sweeprunner.results import EVENTS_FILE, LAUNCH_FILE, summary_table, write_results
+from sweeprunner.records import (
+    RECORDS_DIR,
+    TrialRecorder,
+    finished_ids,
+    saved_trial_ids,
+    set_aside_unknown,
+)
+from sweeprunner.results import LAUNCH_FILE, summary_table, write_results
 from sweeprunner.spec import SweepSpec
 
 SHARED_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "lustre", "gpfs", "beegfs", "ceph", "glusterfs", "fuse")
@@ -81,6 +88,9 @@ def connect(options: LaunchOptions) -> None:
 
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")  # trials keep the user's working directory
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # sweeprunner prints its own progress
+    # Rows without the metric are fine (wandb.log of other keys; a resumed trial that was already
+    # done reports nothing); a metric no trial ever reports is flagged in the summary instead.
+    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if ray.is_initialized():
         return
@@ -96,8 +106,12 @@ def connect(options: LaunchOptions) -> None:
     ray.init(num_cpus=options.num_cpus, num_gpus=options.num_gpus, include_dashboard=False, log_to_driver=False)
 
 
-def make_trial_function(spec: SweepSpec, workdir: str) -> Any:
-    """The function each trial runs: the user's trainable, in the user's directory, seeing only its GPUs."""
+def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = None) -> Any:
+    """The function each trial runs: the user's trainable, in the user's directory, seeing only its GPUs.
+
+    A trial that the sweep's event log already records as finished or stopped returns at once:
+    after a driver crash Ray may not have saved that state and would otherwise run it again.
+    """
     from sweeprunner.trainables import BUILTIN
     from sweeprunner.trainables.adapters import make_trainable
 
@@ -123,12 +137,16 @@ def make_trial_function(spec: SweepSpec, workdir: str) -> Any:
             os.environ["CUDA_VISIBLE_DEVICES"] = ""  # Ray 2.60 leaves it unset: a CPU trial would see every GPU
         os.environ["SWEEPRUNNER_NUM_CPUS"] = str(cpus)
         ctx = tune.get_context()
-        info = {"trial_id": ctx.get_trial_id(), "node": ray.util.get_node_ip_address(),
+        trial_id = ctx.get_trial_id()
+        if sweep_dir and trial_id in finished_ids(sweep_dir):
+            return
+        info = {"trial_id": trial_id, "node": ray.util.get_node_ip_address(),
                 "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
                 "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid()}
-        trial_dir = Path(ctx.get_trial_dir())
-        trial_dir.mkdir(parents=True, exist_ok=True)
-        (trial_dir / "trial_info.json").write_text(json.dumps(info))
+        if sweep_dir and os.path.isdir(sweep_dir):  # the sweep directory is reachable from this node
+            records = Path(sweep_dir) / RECORDS_DIR
+            records.mkdir(exist_ok=True)
+            (records / f"{trial_id}.info.json").write_text(json.dumps(info))
         inner(config)
 
     trial.__name__ = _slug(spec.runner.trainable or Path(spec.program or "command").stem).replace("-", "_").replace(".", "_")
@@ -140,12 +158,12 @@ def _reuse_actors(spec: SweepSpec) -> bool:
     return spec.runner.resources.gpu == 0
 
 
-def _run_config(spec: SweepSpec, compiled: CompiledSweep, sweep_dir: str, progress: Any) -> Any:
+def _run_config(spec: SweepSpec, compiled: CompiledSweep, sweep_dir: str, callbacks: list[Any]) -> Any:
     from ray.tune import CheckpointConfig, FailureConfig, RunConfig
 
     parent, name = sweep_dir.rsplit("/", 1)
     return RunConfig(
-        name=name, storage_path=parent, stop=compiled.stopper, callbacks=[progress], verbose=0, log_to_file=True,
+        name=name, storage_path=parent, stop=compiled.stopper, callbacks=callbacks, verbose=0, log_to_file=True,
         failure_config=FailureConfig(max_failures=spec.runner.max_failures),
         checkpoint_config=CheckpointConfig(num_to_keep=2),
     )
@@ -158,62 +176,91 @@ def _check_cluster(spec: SweepSpec, compiled: CompiledSweep, sweep_dir: str) -> 
     check_storage(sweep_dir, cluster_hosts())
 
 
-def _progress(compiled: CompiledSweep, sweep_dir: str, quiet: bool) -> Any:
+def _callbacks(compiled: CompiledSweep, records_dir: str, quiet: bool) -> tuple[Any, list[Any]]:
+    """The progress view and the callbacks (durable records first) for one fit."""
     from sweeprunner.progress import ProgressView
 
     metric = compiled.spec.metric
-    events = None if _URI.match(sweep_dir) else str(Path(sweep_dir) / EVENTS_FILE)
-    return ProgressView(total=compiled.num_samples, metric=metric.name if metric else None,
-                        mode=metric.mode if metric else None, quiet=quiet, events_path=events)
+    recorder = TrialRecorder(records_dir)
+    progress = ProgressView(total=compiled.num_samples, metric=metric.name if metric else None,
+                            mode=metric.mode if metric else None, recorder=recorder, quiet=quiet)
+    return progress, [recorder, progress]
 
 
-def _finish(sweep_dir: str, progress: Any, total: int, quiet: bool, stopper: Any) -> int:
+def _finish(records_dir: str, progress: Any, total: int, stopper: Any) -> int:
     """Write the result files, print the summary, return the exit code."""
-    trials = write_results(sweep_dir)
+    trials = write_results(records_dir)
     print(summary_table(trials), flush=True)
-    print(f"\nresults: {sweep_dir}  (results.csv, results.parquet, histories.csv, best.yaml)")
+    metric = trials.attrs.get("metric")
+    if metric and not trials.empty and trials["best_metric"].isna().all():
+        print(f"warning: no trial reported the metric {metric!r}: check metric.name against what the trainable "
+              "reports (see histories.csv for the reported keys)")
+    print(f"\nresults: {records_dir}  (results.csv, results.parquet, histories.csv, best.yaml)")
     reached = getattr(stopper, "reached_by", None)
     if reached:
         print(f"metric target reached by trial {reached}: sweep stopped")
-    unfinished = total - progress.done_count if not reached else 0
-    if unfinished > 0 and (trials.empty or (trials["status"] == "incomplete").any() or len(trials) < total):
-        print(f"interrupted with {unfinished} trial(s) left; continue with: python -m sweeprunner resume {sweep_dir}")
+        return 1 if not trials.empty and (trials["status"] == "errored").any() else 0
+    if trials.empty or (trials["status"] == "incomplete").any() or len(trials) < total:
+        left = total - int((trials["status"] != "incomplete").sum()) if not trials.empty else total
+        print(f"interrupted with {left} trial(s) left; continue with: python -m sweeprunner resume {records_dir}")
         return 130
-    return 1 if not trials.empty and (trials["status"] == "errored").any() else 0
+    return 1 if (trials["status"] == "errored").any() else 0
+
+
+def records_directory(sweep_dir: str) -> str:
+    """Where the driver keeps records and result files: the sweep directory, or for a URI a local mirror."""
+    if not _URI.match(sweep_dir):
+        return sweep_dir
+    return str((Path.cwd() / "sweeps" / sweep_dir.rstrip("/").rsplit("/", 1)[-1]).resolve())
+
+
+def _fit(spec: SweepSpec, compiled: CompiledSweep, *, experiment_path: str, records_dir: str,
+         options: LaunchOptions, restore: bool) -> int:
+    from ray import tune
+
+    workdir = os.getcwd()
+    trial_fn = tune.with_resources(make_trial_function(spec, workdir, records_dir), compiled.placement_group())
+    progress, callbacks = _callbacks(compiled, records_dir, options.quiet)
+    if restore:
+        known = None if _URI.match(experiment_path) else saved_trial_ids(experiment_path)
+        if known is not None:
+            set_aside_unknown(records_dir, known)
+        done_before = finished_ids(records_dir)
+        progress.finished |= done_before
+        tuner = tune.Tuner.restore(experiment_path, trial_fn, resume_unfinished=True, resume_errored=True)
+        tuner._local_tuner.get_run_config().callbacks = callbacks  # this process's views, not the pickled ones
+        if not options.quiet:
+            print(f"resuming {experiment_path}: {len(done_before)} of {compiled.num_samples} trial(s) already done",
+                  flush=True)
+    else:
+        tuner = tune.Tuner(trial_fn, param_space={},
+                           tune_config=compiled.tune_config(reuse_actors=_reuse_actors(spec)),
+                           run_config=_run_config(spec, compiled, experiment_path, callbacks))
+    tuner.fit()
+    return _finish(records_dir, progress, compiled.num_samples, compiled.stopper)
 
 
 def run_sweep(spec: SweepSpec, *, options: LaunchOptions = LaunchOptions()) -> int:
     """Run ``spec`` to the end; returns the exit code."""
-    from ray import tune
-
     sweep_dir = sweep_directory(spec)
-    local = not _URI.match(sweep_dir)
-    if local and Path(sweep_dir).is_dir() and any(Path(sweep_dir).glob("experiment_state*.json")):
-        raise SweepConfigError.single(("sweeprunner", "storage"), f"{sweep_dir} already holds a sweep: continue it with "
-                                      f"`python -m sweeprunner resume {sweep_dir}` or choose another --storage")
-    workdir = os.getcwd()
-    trial_fn = make_trial_function(spec, workdir)
-    compiled = compile_sweep(spec, experiment_dir=sweep_dir if local else None)
+    records_dir = records_directory(sweep_dir)
+    if any(Path(records_dir).glob(LAUNCH_FILE)):
+        raise SweepConfigError.single(("sweeprunner", "storage"), f"{records_dir} already holds a sweep: continue it "
+                                      f"with `python -m sweeprunner resume {records_dir}` or choose another --storage")
+    make_trial_function(spec, os.getcwd())  # a bad trainable is a config error before Ray starts
+    compiled = compile_sweep(spec, experiment_dir=records_dir)
     connect(options)
     _check_cluster(spec, compiled, sweep_dir)
-    if local:
-        Path(sweep_dir).mkdir(parents=True, exist_ok=True)
-        record = {"config": spec.raw, "source": spec.source, "workdir": workdir,
-                  "metric": spec.metric.name if spec.metric else None, "mode": spec.metric.mode if spec.metric else None}
-        (Path(sweep_dir) / LAUNCH_FILE).write_text(json.dumps(record, indent=2, default=str))
+    Path(records_dir).mkdir(parents=True, exist_ok=True)
+    record = {"config": spec.raw, "source": spec.source, "workdir": os.getcwd(), "experiment_path": sweep_dir,
+              "metric": spec.metric.name if spec.metric else None, "mode": spec.metric.mode if spec.metric else None}
+    (Path(records_dir) / LAUNCH_FILE).write_text(json.dumps(record, indent=2, default=str))
     if not options.quiet:
         for warning in spec.warnings:
             print(f"warning: {warning}")
-        print(f"sweep {spec.name or spec.source or ''}: {compiled.num_samples} trials, results in {sweep_dir}", flush=True)
-    progress = _progress(compiled, sweep_dir, options.quiet)
-    tuner = tune.Tuner(
-        tune.with_resources(trial_fn, compiled.placement_group()),
-        param_space={},
-        tune_config=compiled.tune_config(reuse_actors=_reuse_actors(spec)),
-        run_config=_run_config(spec, compiled, sweep_dir, progress),
-    )
-    tuner.fit()
-    return _finish(sweep_dir, progress, compiled.num_samples, options.quiet, compiled.stopper)
+        print(f"sweep {spec.name or spec.source or ''}: {compiled.num_samples} trials, results in {records_dir}"
+              + (f" (Ray storage {sweep_dir})" if sweep_dir != records_dir else ""), flush=True)
+    return _fit(spec, compiled, experiment_path=sweep_dir, records_dir=records_dir, options=options, restore=False)
 
 
 def run_sweep_file(path: str, *, overrides: dict[str, Any] | None = None, options: LaunchOptions = LaunchOptions()) -> int:
@@ -225,49 +272,18 @@ def resume_sweep(directory: str, *, options: LaunchOptions = LaunchOptions()) ->
     """``sweeprunner resume DIR``: continue the same sweep where it stopped."""
     from ray import tune
 
-    sweep_dir = str(Path(directory).expanduser().resolve())
-    info_path = Path(sweep_dir) / LAUNCH_FILE
+    records_dir = str(Path(directory).expanduser().resolve())
+    info_path = Path(records_dir) / LAUNCH_FILE
     if not info_path.is_file():
-        raise SweepConfigError.single(("directory",), f"{sweep_dir} is not a sweeprunner sweep directory (no {LAUNCH_FILE})")
+        raise SweepConfigError.single(("directory",), f"{records_dir} is not a sweeprunner sweep directory (no {LAUNCH_FILE})")
     info = json.loads(info_path.read_text())
+    experiment_path = info.get("experiment_path") or records_dir
     spec = parse_sweep(info["config"], source=info.get("source"))
-    if not tune.Tuner.can_restore(sweep_dir):
-        raise SweepConfigError.single(("directory",), f"{sweep_dir} has no Ray Tune experiment state to resume")
-    workdir = info.get("workdir") or os.getcwd()
-    os.chdir(workdir) if os.path.isdir(workdir) else None
-    compiled = compile_sweep(spec, experiment_dir=sweep_dir)
+    if not tune.Tuner.can_restore(experiment_path):
+        raise SweepConfigError.single(("directory",), f"{experiment_path} has no Ray Tune experiment state to resume")
+    if os.path.isdir(info.get("workdir") or ""):
+        os.chdir(info["workdir"])
+    compiled = compile_sweep(spec, experiment_dir=records_dir)
     connect(options)
-    _check_cluster(spec, compiled, sweep_dir)
-    progress = _progress(compiled, sweep_dir, options.quiet)
-    done_before = {row for row in _finished_ids(sweep_dir)}
-    progress.finished |= done_before
-    trial_fn = make_trial_function(spec, workdir)
-    tuner = tune.Tuner.restore(sweep_dir, tune.with_resources(trial_fn, compiled.placement_group()),
-                               resume_unfinished=True, resume_errored=True)
-    _attach_progress(tuner, progress)
-    if not options.quiet:
-        print(f"resuming {sweep_dir}: {len(done_before)} trial(s) already done", flush=True)
-    tuner.fit()
-    return _finish(sweep_dir, progress, compiled.num_samples, options.quiet, compiled.stopper)
-
-
-def _finished_ids(sweep_dir: str) -> set[str]:
-    path = Path(sweep_dir) / EVENTS_FILE
-    if not path.is_file():
-        return set()
-    ids = set()
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if row.get("event") in ("finished", "stopped", "errored"):
-            ids.add(row["trial_id"])
-    return ids
-
-
-def _attach_progress(tuner: Any, progress: Any) -> None:
-    """Replace the restored run config's callbacks with this process's progress view."""
-    internal = tuner._local_tuner
-    run_config = internal.get_run_config()
-    run_config.callbacks = [progress]
+    _check_cluster(spec, compiled, experiment_path)
+    return _fit(spec, compiled, experiment_path=experiment_path, records_dir=records_dir, options=options, restore=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -14,14 +13,17 @@ from sweeprunner.schedulers import finite_number
 
 
 class ProgressView(Callback):
-    """Counts trials by state and the best metric so far; prints a compact status."""
+    """Counts trials by state and the best metric so far; prints a compact status.
 
-    def __init__(self, *, total: int, metric: str | None, mode: str | None, quiet: bool = False,
-                 stream: TextIO | None = None, interval_s: float = 10.0, events_path: str | None = None) -> None:
+    Outcomes (finished or stopped early) come from the sweep's :class:`TrialRecorder`.
+    """
+
+    def __init__(self, *, total: int, metric: str | None, mode: str | None, recorder: Any, quiet: bool = False,
+                 stream: TextIO | None = None, interval_s: float = 10.0) -> None:
         self.total = total
-        self.events_path = events_path
         self.metric = metric
         self.mode = mode
+        self.recorder = recorder
         self.quiet = quiet
         self._stream = stream
         self.interval_s = interval_s
@@ -31,7 +33,6 @@ class ProgressView(Callback):
         self.stopped: set[str] = set()
         self.errored: set[str] = set()
         self.best: float | None = None
-        self._halted: dict[str, bool] = {}
         self._last_print = 0.0
         self._tty = self.stream.isatty()
 
@@ -48,9 +49,6 @@ class ProgressView(Callback):
         self._maybe_print()
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        # Tune marks the result that a scheduler or stopper acted on with done=True; a trainable
-        # that returns on its own leaves its last reported result at done=False.
-        self._halted[trial.trial_id] = bool(result.get("done"))
         value = finite_number(result.get(self.metric)) if self.metric else None
         if value is not None and (self.best is None or (value > self.best if self.mode == "max" else value < self.best)):
             self.best = value
@@ -58,22 +56,15 @@ class ProgressView(Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.running.discard(trial.trial_id)
-        done = not self._halted.get(trial.trial_id, False)
-        (self.finished if done else self.stopped).add(trial.trial_id)
-        self._record(trial.trial_id, "finished" if done else "stopped")
+        if trial.trial_id not in self.finished | self.stopped:
+            outcome = self.recorder.outcome(trial.trial_id)
+            (self.stopped if outcome == "stopped" else self.finished).add(trial.trial_id)
         self._maybe_print(force=True)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.running.discard(trial.trial_id)
         self.errored.add(trial.trial_id)
-        self._record(trial.trial_id, "errored")
         self._maybe_print(force=True)
-
-    def _record(self, trial_id: str, event: str) -> None:
-        """Append the trial's outcome to the sweep's event log (read by ``results.py``)."""
-        if self.events_path:
-            with open(self.events_path, "a") as f:
-                f.write(json.dumps({"trial_id": trial_id, "event": event, "time": time.time()}) + "\n")
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         self._maybe_print(force=True)
@@ -106,7 +97,7 @@ class ProgressView(Callback):
                 self.stream.write("\r\033[K" + self.status_line())
                 self.stream.flush()
                 self._last_print = now
-        elif force and now - self._last_print >= self.interval_s or now - self._last_print >= self.interval_s:
+        elif now - self._last_print >= self.interval_s:
             print(self.status_line(), file=self.stream, flush=True)
             self._last_print = now
 

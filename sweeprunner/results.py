@@ -1,9 +1,8 @@
 """Results of a sweep directory: one row per trial (pandas), histories, best config, and their files.
 
-Read from what Ray Tune and sweeprunner write into the sweep directory, so it works the same
-for finished, interrupted and resumed sweeps: ``params.json`` and ``result.json`` per trial,
-``trial_info.json`` (node, GPUs) from the trial wrapper, and ``trial_events.jsonl`` from the
-progress callback (finished / stopped early / errored).
+Read from the durable records the driver writes as results arrive (``records.py``), so it works
+the same for finished, interrupted, killed and resumed sweeps. Ray Tune's own trial directories
+add the error text when the records lack it.
 """
 
 from __future__ import annotations
@@ -16,38 +15,27 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from sweeprunner.records import RECORDS_DIR, events, history, read_json, trial_ids
 from sweeprunner.sampling import flatten
 from sweeprunner.schedulers import finite_number
 
-EVENTS_FILE = "trial_events.jsonl"
 LAUNCH_FILE = "sweeprunner.json"
 
 
-def _read_json_lines(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    if path.is_file():
-        for line in path.read_text(errors="replace").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return rows
+def _ray_trial_dir(sweep_dir: Path, trial_id: str) -> Path | None:
+    return next(iter(sorted(sweep_dir.glob(f"*_{trial_id}_*"))), None)
 
 
-def _last_events(sweep_dir: Path) -> dict[str, str]:
-    return {row["trial_id"]: row["event"] for row in _read_json_lines(sweep_dir / EVENTS_FILE)}
-
-
-def _error_summary(trial_dir: Path) -> str | None:
-    path = trial_dir / "error.txt"
-    if not path.is_file():
+def _error_summary(trial_dir: Path | None) -> str | None:
+    path = trial_dir / "error.txt" if trial_dir else None
+    if path is None or not path.is_file():
         return None
     lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
     return lines[-1][:300] if lines else "error"
 
 
 def launch_info(sweep_dir: str | Path) -> dict[str, Any]:
-    """What ``run`` recorded about this sweep (config, working directory)."""
+    """What ``run`` recorded about this sweep (config, working directory, metric)."""
     path = Path(sweep_dir) / LAUNCH_FILE
     return json.loads(path.read_text()) if path.is_file() else {}
 
@@ -58,23 +46,21 @@ def load_trials(sweep_dir: str | Path, metric: str | None = None, mode: str | No
     info = launch_info(sweep_dir)
     metric = metric or info.get("metric")
     mode = mode or info.get("mode")
-    events = _last_events(sweep_dir)
+    outcomes = events(sweep_dir)
     rows, history_rows = [], []
-    for params_file in sorted(sweep_dir.glob("*/params.json")):
-        trial_dir = params_file.parent
-        config = json.loads(params_file.read_text())
-        results = _read_json_lines(trial_dir / "result.json")
-        trial_info = json.loads((trial_dir / "trial_info.json").read_text()) if (trial_dir / "trial_info.json").is_file() else {}
-        trial_id = next((r["trial_id"] for r in results if "trial_id" in r), trial_info.get("trial_id") or trial_dir.name)
+    for trial_id in trial_ids(sweep_dir):
+        records = sweep_dir / RECORDS_DIR
+        config = read_json(records / f"{trial_id}.config.json")
+        results = history(sweep_dir, trial_id)
+        trial_info = read_json(records / f"{trial_id}.info.json")
+        ray_dir = _ray_trial_dir(sweep_dir, trial_id)
         values = [finite_number(r.get(metric)) if metric else None for r in results]
         finite = [v for v in values if v is not None]
         best = (max(finite) if mode == "max" else min(finite)) if finite else math.nan
         final = values[-1] if values and values[-1] is not None else math.nan
-        event = events.get(trial_id)
-        error = _error_summary(trial_dir)
-        status = {"finished": "finished", "stopped": "stopped", "errored": "errored"}.get(event or "", "incomplete")
-        if status == "incomplete" and error:
-            status = "errored"
+        outcome = outcomes.get(trial_id, {})
+        status = outcome.get("event", "incomplete")
+        error = (outcome.get("error") or _error_summary(ray_dir)) if status == "errored" else None
         last = results[-1] if results else {}
         rows.append({
             "trial_id": trial_id,
@@ -84,14 +70,13 @@ def load_trials(sweep_dir: str | Path, metric: str | None = None, mode: str | No
             "final_metric": final,
             "best_metric": best,
             "wall_time_s": round(float(last.get("time_total_s", 0.0) or 0.0), 3),
-            "node": trial_info.get("node") or last.get("hostname"),
+            "node": trial_info.get("node") or last.get("node_ip"),
             "gpu_ids": ",".join(map(str, trial_info.get("gpu_ids", []))),
             "error": error,
-            "trial_dir": trial_dir.name,
+            "trial_dir": ray_dir.name if ray_dir else None,
             **{f"config.{k}": v for k, v in flatten(config).items()},
         })
-        for r in results:
-            history_rows.append({"trial_id": trial_id, **{k: v for k, v in r.items() if not isinstance(v, dict | list)}})
+        history_rows += [{"trial_id": trial_id, **r} for r in results]
     trials = pd.DataFrame(rows)
     if not trials.empty and metric:
         worst = -math.inf if mode == "max" else math.inf
@@ -138,8 +123,7 @@ def write_results(sweep_dir: str | Path) -> pd.DataFrame:
     info = launch_info(sweep_dir)
     scored = trials[trials["best_metric"].notna()] if "best_metric" in trials else trials.iloc[0:0]
     if info.get("config") and not scored.empty and trials.attrs.get("metric"):
-        best_dir = sweep_dir / scored.iloc[0]["trial_dir"]
-        best_config = json.loads((best_dir / "params.json").read_text())
+        best_config = read_json(sweep_dir / RECORDS_DIR / f"{scored.iloc[0]['trial_id']}.config.json")
         text = yaml.safe_dump(best_sweep_config(info["config"], best_config), sort_keys=False)
         header = (f"# Best trial {scored.iloc[0]['trial_id']} of {sweep_dir}: {trials.attrs['metric']} = "
                   f"{scored.iloc[0]['best_metric']:.6g}\n# Retrain it: python -m sweeprunner best.yaml\n")
@@ -169,7 +153,7 @@ def print_results(sweep_dir: str | Path, top: int = 10) -> int:
     from sweeprunner.errors import SweepConfigError
 
     sweep_dir = Path(sweep_dir)
-    if not sweep_dir.is_dir() or not any(sweep_dir.glob("*/params.json")):
+    if not trial_ids(sweep_dir):
         raise SweepConfigError.single(("directory",), f"{sweep_dir} holds no sweep trials")
     trials = write_results(sweep_dir)
     print(summary_table(trials, top))

@@ -57,26 +57,21 @@ class WandbHyperbandScheduler(FIFOScheduler):
         return -1.0 if self._mode == "max" else 1.0
 
     def _rebuild_from_disk(self) -> None:
-        """Load every trial's reported metric values from ``result.json`` (resume after a restart)."""
+        """Load every trial's reported metric values from the sweep's records (resume after a restart)."""
+        from sweeprunner.records import history, trial_ids
+
         self._rebuilt = True
         if not self.experiment_dir:
             return
-        for result_file in Path(self.experiment_dir).glob("*/result.json"):
-            values: list[float] = []
-            trial_id = None
-            for line in result_file.read_text(errors="replace").splitlines():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                trial_id = row.get("trial_id", trial_id)
-                value = finite_number(row.get(self._metric))
-                if value is not None:
-                    values.append(self._sign() * value)
-            if trial_id and values and trial_id not in self.histories:
+        for trial_id in trial_ids(self.experiment_dir):
+            values = [finite_number(row.get(self._metric)) for row in history(self.experiment_dir, trial_id)]
+            values = [self._sign() * v for v in values if v is not None]
+            if values and trial_id not in self.histories:
                 self.histories[trial_id] = values
         if self.histories:
             logger.info("hyperband: rebuilt %d trial histories from %s", len(self.histories), self.experiment_dir)
+            record = {"rebuilt_trials": len(self.histories), "reports": sum(map(len, self.histories.values()))}
+            (Path(self.experiment_dir) / "hyperband_rebuilt.json").write_text(json.dumps(record))
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         if not self._rebuilt:

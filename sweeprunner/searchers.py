@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
 import pickle
+from pathlib import Path
 from typing import Any
 
 from ray.tune.search import Searcher
@@ -17,30 +20,55 @@ class PlannedSearcher(Searcher):
     experiment, so a resumed sweep continues with the next point.
     """
 
-    def __init__(self, points: list[dict[str, Any]]) -> None:
+    def __init__(self, points: list[dict[str, Any]], records_dir: str | None = None) -> None:
         super().__init__()
         self.points = [copy.deepcopy(p) for p in points]
         self.next_index = 0
+        self.records_dir = records_dir
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         self._metric, self._mode = metric, mode
         return True
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        if self.next_index >= len(self.points):
-            return Searcher.FINISHED
-        point = copy.deepcopy(self.points[self.next_index])
-        self.next_index += 1
-        return point
+        claimed = self._claimed_configs()
+        while self.next_index < len(self.points):
+            point = copy.deepcopy(self.points[self.next_index])
+            self.next_index += 1
+            if _key(point) not in claimed:
+                return point
+        return Searcher.FINISHED
+
+    def _claimed_configs(self) -> set[str]:
+        """Configs of trials already recorded in the sweep directory.
+
+        After a killed driver, the restored position can lag behind trials that had started
+        (and even finished) before the kill; their points are not handed out again.
+        """
+        if not self.records_dir:
+            return set()
+        from sweeprunner.records import RECORDS_DIR, read_json
+
+        paths = (Path(self.records_dir) / RECORDS_DIR).glob("*.config.json")
+        return {_key(read_json(path)) for path in paths}
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         return None
 
     def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as f:
+        """Write the state atomically: a driver killed mid-write must not leave a truncated file."""
+        tmp = f"{checkpoint_path}.tmp"
+        with open(tmp, "wb") as f:
             pickle.dump({"points": self.points, "next_index": self.next_index}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, checkpoint_path)
 
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as f:
             state = pickle.load(f)
         self.points, self.next_index = state["points"], state["next_index"]
+
+
+def _key(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, default=str)

@@ -49,7 +49,7 @@ def test_whole_gpus_are_visible_and_cpu_trials_see_none(ray_session, tmp_path):
     cpu = sweep(tmp_path / "b", {"x": {"value": 1}}, runner={"trainable": target, "resources": {"cpu": 1}})
     assert run_sweep(cpu, options=QUIET) == 0
     assert pd.read_csv(tmp_path / "b" / "out" / "histories.csv")["visible"].tolist() == [0]
-    info = json.loads(next((tmp_path / "b" / "out").glob("*/trial_info.json")).read_text())
+    info = json.loads(next((tmp_path / "b" / "out" / "trials").glob("*.info.json")).read_text())
     assert info["cuda_visible_devices"] == "" and info["gpu_ids"] == []
 
 

@@ -1,0 +1,153 @@
+"""Durable per-trial records, written by the driver as results arrive.
+
+Ray Tune keeps trial results in a driver staging directory and syncs them to storage from
+time to time, so a driver killed between syncs loses them. sweeprunner appends every result,
+each trial's config and its outcome to the sweep directory at once; ``results.py``,
+``resume`` and the hyperband rebuild read these records.
+
+Layout: ``trials/<trial_id>.config.json``, ``trials/<trial_id>.jsonl`` (one reported row a
+line), ``trials/<trial_id>.info.json`` (node and GPUs, from the trial), ``trial_events.jsonl``
+(finished / stopped / errored).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+
+RECORDS_DIR = "trials"
+EVENTS_FILE = "trial_events.jsonl"
+FINAL_EVENTS = ("finished", "stopped")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if hasattr(value, "item") and callable(value.item):
+        return _plain(value.item())
+    return value
+
+
+def _append(path: Path, row: dict[str, Any]) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(row, default=str) + "\n")
+
+
+def read_json_lines(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSON-lines file; a torn last line (a killed writer) is skipped."""
+    rows = []
+    if path.is_file():
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+def events(sweep_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """The last recorded outcome of each trial."""
+    return {row["trial_id"]: row for row in read_json_lines(Path(sweep_dir) / EVENTS_FILE)}
+
+
+def finished_ids(sweep_dir: str | Path) -> set[str]:
+    """Trials whose outcome is final (finished or stopped early): never run again."""
+    return {trial_id for trial_id, row in events(sweep_dir).items() if row["event"] in FINAL_EVENTS}
+
+
+def trial_ids(sweep_dir: str | Path) -> list[str]:
+    """Every trial that started, in start order."""
+    configs = sorted((Path(sweep_dir) / RECORDS_DIR).glob("*.config.json"), key=lambda p: p.stat().st_mtime)
+    return [p.name.removesuffix(".config.json") for p in configs]
+
+
+def history(sweep_dir: str | Path, trial_id: str) -> list[dict[str, Any]]:
+    return read_json_lines(Path(sweep_dir) / RECORDS_DIR / f"{trial_id}.jsonl")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+class TrialRecorder(Callback):
+    """Appends each trial's config, results and outcome to the sweep directory as they happen."""
+
+    def __init__(self, sweep_dir: str) -> None:
+        self.sweep_dir = sweep_dir
+        self.recorded: set[str] = finished_ids(sweep_dir)  # outcomes already final (a resumed sweep)
+        self.halted: dict[str, bool] = {}
+
+    @property
+    def _records(self) -> Path:
+        path = Path(self.sweep_dir) / RECORDS_DIR
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        path = self._records / f"{trial.trial_id}.config.json"
+        if not path.exists():
+            path.write_text(json.dumps(trial.config, default=str))
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        # Tune marks the result a scheduler or stopper acted on with done=True; a trainable that
+        # returns on its own leaves its last reported result at done=False.
+        self.halted[trial.trial_id] = bool(result.get("done"))
+        row = {k: _plain(v) for k, v in result.items() if k != "config" and not isinstance(v, dict | list)}
+        _append(self._records / f"{trial.trial_id}.jsonl", row)
+
+    def outcome(self, trial_id: str) -> str:
+        return "stopped" if self.halted.get(trial_id) else "finished"
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._event(trial.trial_id, self.outcome(trial.trial_id))
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        error = ""
+        error_file = getattr(trial, "error_file", None)
+        if error_file and Path(error_file).is_file():
+            lines = [line for line in Path(error_file).read_text(errors="replace").splitlines() if line.strip()]
+            error = lines[-1].strip()[:300] if lines else ""
+        self._event(trial.trial_id, "errored", error=error)
+
+    def _event(self, trial_id: str, event: str, **extra: Any) -> None:
+        if trial_id in self.recorded:
+            return
+        if event in FINAL_EVENTS:  # an errored trial may still be resumed; a finished one is final
+            self.recorded.add(trial_id)
+        _append(Path(self.sweep_dir) / EVENTS_FILE, {"trial_id": trial_id, "event": event, "time": time.time(), **extra})
+
+
+def set_aside_unknown(sweep_dir: str | Path, known: set[str]) -> list[str]:
+    """Move the records of trials Ray's saved state doesn't know (started just before a driver was
+    killed; their config will be suggested again) to ``trials/superseded/``. Returns their ids."""
+    records = Path(sweep_dir) / RECORDS_DIR
+    final = finished_ids(sweep_dir)
+    moved = []
+    for trial_id in trial_ids(sweep_dir):
+        if trial_id in known or trial_id in final:
+            continue
+        (records / "superseded").mkdir(exist_ok=True)
+        for path in records.glob(f"{trial_id}.*"):
+            path.rename(records / "superseded" / path.name)
+        moved.append(trial_id)
+    return moved
+
+
+def saved_trial_ids(experiment_dir: str | Path) -> set[str] | None:
+    """Trial ids in Ray Tune's latest saved experiment state, or None when it can't be read."""
+    states = sorted(Path(experiment_dir).glob("experiment_state-*.json"))
+    if not states:
+        return None
+    try:
+        data = json.loads(states[-1].read_text())
+        return {json.loads(item[0] if isinstance(item, list) else item)["trial_id"] for item in data["trial_data"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
