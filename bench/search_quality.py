@@ -28,7 +28,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from common import RESULTS, load, quiet_warnings, table, write_json  # noqa: I001  (sets sys.path)
+from common import RESULTS, load, now, quiet_warnings, table, write_json  # noqa: I001  (sets sys.path)
 
 from bench.problems import METRIC, PROBLEMS, summarize
 
@@ -40,6 +40,7 @@ METHODS: dict[str, tuple[str | None, int, str | None, str]] = {
     "tpe-s5": ("tpe", 4, "tpe-s5", "TPE as default but n_startup_trials=5 (4 in flight)"),
     "tpe-seq": ("tpe", 1, None, "default TPE, 1 in flight (max_concurrent_trials: 1)"),
     "gp-seq": ("gp", 1, None, "GPSampler, 1 in flight"),
+    "gp-s5": ("gp", 4, "gp-s5", "GPSampler with n_startup_trials=5 (4 in flight)"),
 }
 DEFAULT_METHODS = ["tpe", "random", "gp", "tpe-s5", "tpe-seq"]
 
@@ -49,6 +50,8 @@ def _override_sampler(searcher: Any, name: str, seed: int) -> None:
 
     if name == "tpe-s5":
         sampler = optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed, n_startup_trials=5)
+    elif name == "gp-s5":
+        sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=5)
     else:
         raise ValueError(name)
     searcher.searcher._ot_study.sampler = sampler
@@ -138,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wandb-json", default=str(RESULTS / "wandb.json"))
     ap.add_argument("--no-wandb", action="store_true")
     ap.add_argument("--out", default="search_quality")
+    ap.add_argument("--merge", action="store_true",
+                    help="add these methods' rows to an existing bench/results/<out>.json instead of replacing it")
     args = ap.parse_args(argv)
 
     load_start, t0 = load(), time.perf_counter()
@@ -149,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             jobs += [(problem, method, seed, budget) for seed in range(n)]
     loops: dict[tuple[str, str], list[dict[str, Any]]] = collections.defaultdict(list)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for job, res in zip(jobs, pool.map(run_loop, *zip(*jobs), chunksize=1), strict=True):
+        for job, res in zip(jobs, pool.map(run_loop, *zip(*jobs, strict=True), chunksize=1), strict=True):
             loops[job[:2]].append(res)
     rows = []
     for problem in args.problems:
@@ -164,9 +169,22 @@ def main(argv: list[str] | None = None) -> int:
                   fmt(r["best_median"]), fmt(r["regret_mean"]), fmt(r.get("loop_s_mean") or math.nan, 1)] for r in rows]))
     wall = time.perf_counter() - t0
     print(f"wall {wall:.0f}s, load {load_start} -> {load()}")
-    write_json(args.out, {"load_at_start": load_start, "wall_s": wall, "seeds": args.seeds, "gp_seeds": args.gp_seeds,
-                          "budgets": args.budgets, "methods": {m: METHODS[m][3] for m in args.methods}, "rows": rows,
-                          "traces": {f"{p}/{m}": [lp["values"] for lp in ls] for (p, m), ls in loops.items()}})
+    payload = {"load_at_start": load_start, "wall_s": wall, "seeds": args.seeds, "gp_seeds": args.gp_seeds,
+               "budgets": args.budgets, "methods": {m: METHODS[m][3] for m in args.methods}, "rows": rows,
+               "traces": {f"{p}/{m}": [lp["values"] for lp in ls] for (p, m), ls in loops.items()}}
+    previous = RESULTS / f"{args.out}.json"
+    if args.merge and previous.is_file():
+        old = json.loads(previous.read_text())
+        ours = {(r["problem"], r["method"], r["budget"]) for r in rows}
+        payload["rows"] = [r for r in old["rows"] if (r["problem"], r["method"], r["budget"]) not in ours] + rows
+        payload["rows"].sort(key=lambda r: (list(PROBLEMS).index(r["problem"]), r["budget"]))
+        payload["methods"] = {**old["methods"], **payload["methods"]}
+        payload["traces"] = {**old["traces"], **payload["traces"]}
+        payload["budgets"] = sorted(set(old["budgets"]) | set(args.budgets))
+        payload["runs"] = old.get("runs", [{k: old[k] for k in ("date", "load_at_start", "load_at_end", "wall_s")}]) + [
+            {"date": now(), "load_at_start": load_start, "wall_s": wall, "methods": args.methods, "budgets": args.budgets}]
+        payload["load_at_start"] = old["load_at_start"]
+    write_json(args.out, payload)
     return 0
 
 

@@ -6,8 +6,8 @@ max_concurrent_trials 1). The history is filled through the same searcher -- ``s
 RandomSampler while filling (so filling 500 trials is quick); at n = 50, 200, 500 the real sampler
 is put back and ``--repeats`` suggestions are timed (each completed before the next, so n grows by
 one per timed suggestion). W&B: ``sweeps.next_run`` (bayes) through the oracle with n random
-finished runs; each n is timed as a batch of repeats+1 suggestions minus a batch of one (which
-cancels the oracle subprocess start-up).
+finished runs, timed inside the oracle venv's process (the bridge's ``op_bayes_next``; a first
+warm-up call is dropped).
 
     .venv/bin/python bench/suggest_latency.py
     .venv/bin/python bench/suggest_latency.py --samplers tpe --ns 50 200 --problems hartmann6
@@ -67,10 +67,29 @@ def sweeprunner_latency(problem_name: str, sampler: str, ns: list[int], repeats:
     return rows
 
 
+WANDB_TIMER = r"""
+import importlib.util, json, sys, time
+spec = importlib.util.spec_from_file_location("wandb_engine", sys.argv[1])
+engine = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(engine)
+req = json.load(sys.stdin)
+times = []
+for seed in range(req["repeats"] + 1):  # the first call warms up and is dropped
+    t0 = time.perf_counter()
+    engine.op_bayes_next(req["config"], req["runs"], seed)
+    times.append(time.perf_counter() - t0)
+print(json.dumps(times[1:]))
+"""
+
+
 def wandb_latency(problem_name: str, ns: list[int], repeats: int) -> list[dict]:
+    """Times ``sweeps.next_run`` inside the oracle venv (the bridge's ``op_bayes_next``), no start-up included."""
+    import json
+    import subprocess
+
     from sweeprunner.parse import parse_sweep
     from sweeprunner.sampling import random_configs
-    from tests.oracle import available, batch
+    from tests.oracle import BRIDGE, available, python_path
 
     if not available():
         print("W&B oracle venv .venv-wandb missing: skipping W&B latency (make oracle)")
@@ -81,20 +100,15 @@ def wandb_latency(problem_name: str, ns: list[int], repeats: int) -> list[dict]:
     for n in ns:
         configs = random_configs(parse_sweep(config | {"run_cap": n}), n, seed=n)
         runs = [{"config": c, "value": problem.evaluate(c)} for c in configs]
-        requests = [{"op": "bayes_next", "config": config, "runs": runs, "seed": s} for s in range(repeats)]
         load0 = load()
-        t0 = time.perf_counter()
-        batch(requests[:1], timeout=3600)  # start-up + one suggestion
-        one = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        answers = batch(requests + requests[:1], timeout=3600)  # start-up + repeats + 1 suggestions
-        total = time.perf_counter() - t0
-        if not all(a["ok"] for a in answers):
-            raise RuntimeError(next(a["error"] for a in answers if not a["ok"]))
-        ms = 1000 * max(total - one, 0.0) / repeats
+        proc = subprocess.run([str(python_path()), "-c", WANDB_TIMER, str(BRIDGE)], capture_output=True, text=True,
+                              input=json.dumps({"config": config, "runs": runs, "repeats": repeats}), timeout=3600)
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr[-3000:])
+        times = json.loads(proc.stdout.strip().splitlines()[-1])
         rows.append({"engine": "wandb sweeps==0.3.0", "sampler": "bayes (GP)", "problem": problem_name, "n": n,
-                     "ms_median": ms, "ms_mean": ms, "ms_max": None, "repeats": repeats, "load": load0,
-                     "one_request_batch_s": round(one, 2)})
+                     "ms_median": 1000 * statistics.median(times), "ms_mean": 1000 * statistics.fmean(times),
+                     "ms_max": 1000 * max(times), "repeats": repeats, "load": load0})
         print(rows[-1], flush=True)
     return rows
 
@@ -106,21 +120,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ns", nargs="+", type=int, default=[50, 200, 500])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-wandb", action="store_true")
+    ap.add_argument("--out", default="suggest_latency")
     args = ap.parse_args(argv)
+    try:
+        import greenlet  # noqa: F401  (Optuna's GPSampler optimises its acquisition in parallel with it)
+
+        has_greenlet = True
+    except ImportError:
+        has_greenlet = False
 
     load_start, t0 = load(), time.perf_counter()
     rows: list[dict[str, Any]] = []
     for problem in args.problems:
         for sampler in args.samplers:
-            rows += sweeprunner_latency(problem, sampler, args.ns, args.repeats)
+            for row in sweeprunner_latency(problem, sampler, args.ns, args.repeats):
+                if sampler == "gp":
+                    row["sampler"] = "gp (with greenlet)" if has_greenlet else "gp (no greenlet)"
+                rows.append(row)
         if not args.no_wandb:
-            rows += wandb_latency(problem, args.ns, max(2, args.repeats // 2))
+            rows += wandb_latency(problem, args.ns, args.repeats)
     print(table(["engine", "sampler", "problem", "n completed", "ms/suggestion (median)", "mean", "max", "load 1m"],
                 [[r["engine"], r["sampler"], r["problem"], r["n"], f"{r['ms_median']:.1f}", f"{r['ms_mean']:.1f}",
                   "" if r["ms_max"] is None else f"{r['ms_max']:.1f}", r["load"][0]] for r in rows]))
     wall = time.perf_counter() - t0
     print(f"wall {wall:.0f}s, load {load_start} -> {load()}")
-    write_json("suggest_latency", {"load_at_start": load_start, "wall_s": wall, "rows": rows})
+    write_json(args.out, {"load_at_start": load_start, "wall_s": wall, "rows": rows, "greenlet": has_greenlet})
     return 0
 
 
