@@ -141,12 +141,15 @@ def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = N
         if sweep_dir and trial_id in finished_ids(sweep_dir):
             return
         info = {"trial_id": trial_id, "node": ray.util.get_node_ip_address(),
+                "node_id": ray.get_runtime_context().get_node_id(),
                 "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
                 "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid()}
         if sweep_dir and os.path.isdir(sweep_dir):  # the sweep directory is reachable from this node
             records = Path(sweep_dir) / RECORDS_DIR
             records.mkdir(exist_ok=True)
-            (records / f"{trial_id}.info.json").write_text(json.dumps(info))
+            path = records / f"{trial_id}.info.json"
+            starts = json.loads(path.read_text()).get("starts", []) if path.is_file() else []
+            path.write_text(json.dumps({**info, "starts": [*starts, info]}))  # one entry per (re)start
         inner(config)
 
     trial.__name__ = _slug(spec.runner.trainable or Path(spec.program or "command").stem).replace("-", "_").replace(".", "_")

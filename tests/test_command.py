@@ -260,7 +260,7 @@ def _sweep(tmp_path, **extra):
 
 
 @pytest.mark.ray
-@pytest.mark.slow
+@pytest.mark.usefixtures("ray_session")
 @needs_launcher
 def test_subprocess_sweeps_argparse_and_hydra(tmp_path):
     rc, rows = _sweep(tmp_path / "a", program="argparse_train.py",
@@ -277,7 +277,7 @@ def test_subprocess_sweeps_argparse_and_hydra(tmp_path):
 
 
 @pytest.mark.ray
-@pytest.mark.slow
+@pytest.mark.usefixtures("ray_session")
 @needs_launcher
 def test_crashing_script_is_retried_then_errored(tmp_path):
     rc, rows = _sweep(tmp_path, program="crash.py", parameters={"lr": {"values": [1]}})

@@ -76,11 +76,12 @@ def test_scheduler_maximize_negates():
 
 
 def test_scheduler_rebuilds_histories_from_disk_after_a_restart(tmp_path):
+    records = tmp_path / "trials"
+    records.mkdir()
     for trial_id, values in {"a": [1.0, 0.9, 0.8], "b": [0.5, 0.4, 0.3]}.items():
-        trial_dir = tmp_path / f"toy_{trial_id}"
-        trial_dir.mkdir()
+        (records / f"{trial_id}.config.json").write_text("{}")
         lines = [json.dumps({"trial_id": trial_id, "loss": v, "training_iteration": i + 1}) for i, v in enumerate(values)]
-        (trial_dir / "result.json").write_text("\n".join(lines) + "\n")
+        (records / f"{trial_id}.jsonl").write_text("\n".join(lines) + "\n")
     scheduler = make_scheduler(experiment_dir=str(tmp_path))
     # A new trial's first report is judged against the recorded ones: V = [1.0, 0.5, 2.0] -> threshold 1.0.
     assert feed(scheduler, "c", 2.0) == TrialScheduler.STOP

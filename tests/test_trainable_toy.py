@@ -46,7 +46,8 @@ def test_curve_is_deterministic_and_best_near_lr_1e_3(tmp_path, monkeypatch):
     toy.train({"lr": 1e-1, "epochs": 3})
     bad = [row["loss"] for row in session.history]
     assert good == sorted(good, reverse=True) and all(g < b for g, b in zip(good, bad, strict=True))
-    assert set(session.history[0]) == {"loss", "val/loss", "val/accuracy", "epoch"}
+    assert set(session.history[0]) == {"loss", "train/loss", "val/loss", "val/accuracy", "val/top1_accuracy",
+                                       "val/f1_score", "eval/loss", "eval/accuracy", "eval/f1", "epoch"}
 
 
 def test_resumes_from_its_checkpoint():

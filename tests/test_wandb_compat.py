@@ -257,23 +257,26 @@ def run_cli_sweep(config: dict, tmp_path: Path, cwd: Path) -> tuple[int, list[di
     """`python -m sweeprunner run CONFIG --storage DIR --quiet`; rows of DIR/results.csv."""
     import csv
 
-    import yaml
+    from sweeprunner.launch import LaunchOptions, run_sweep
+    from sweeprunner.parse import parse_sweep
 
     tmp_path.mkdir(parents=True, exist_ok=True)
-    cfg = tmp_path / "sweep.yaml"
-    cfg.write_text(yaml.safe_dump(config))
     storage = tmp_path / "storage"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "sweeprunner", "run", str(cfg), "--storage",
-                           str(storage), "--quiet"], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    runner = {**config.get("sweeprunner", {}), "storage": str(storage)}
+    spec = parse_sweep({**config, "sweeprunner": runner})
+    previous = os.getcwd()
+    os.chdir(cwd)  # trials run in (and import from) the directory the sweep starts in
+    try:
+        code = run_sweep(spec, options=LaunchOptions(quiet=True))
+    finally:
+        os.chdir(previous)
+    assert code in (0, 1)
     with (storage / "results.csv").open() as fh:
-        return proc.returncode, list(csv.DictReader(fh))
+        return code, list(csv.DictReader(fh))
 
 
 @pytest.mark.ray
-@pytest.mark.slow
+@pytest.mark.usefixtures("ray_session")
 @needs_launcher
 @pytest.mark.parametrize("target,params,metric,shim", [
     ("guide_basic:train",

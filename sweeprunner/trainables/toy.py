@@ -46,7 +46,7 @@ def final_loss(config: dict[str, Any]) -> float:
 
 
 def train(config: dict[str, Any]) -> None:
-    """Report ``loss``, ``val/loss``, ``val/accuracy`` and ``epoch`` (0-based) per epoch."""
+    """Report ``loss``, ``val/loss``, ``val/accuracy`` (and the guide's other metric names) and ``epoch`` per epoch."""
     epochs = int(config.get("epochs", 5))
     sleep = float(config.get("sleep", 0.0))
     fail_at = config.get("fail_at_epoch")
@@ -69,10 +69,18 @@ def train(config: dict[str, Any]) -> None:
                 raise RuntimeError(f"toy trainable: failing once at epoch {epoch} ({marker})")
         loss = base + 1.0 / (epoch + 1)
         val_loss = loss + 0.02
+        accuracy = math.exp(-val_loss)
         metrics = {
             "loss": loss,
+            "train/loss": loss,
             "val/loss": val_loss,
-            "val/accuracy": math.exp(-val_loss),
+            "val/accuracy": accuracy,
+            # the names the guide's sweeps optimise, so every guide recipe runs against this trainable
+            "val/top1_accuracy": accuracy,
+            "val/f1_score": accuracy,
+            "eval/loss": val_loss,
+            "eval/accuracy": accuracy,
+            "eval/f1": accuracy,
             "epoch": epoch,
         }
         with tempfile.TemporaryDirectory() as ckpt:
