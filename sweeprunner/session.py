@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,11 @@ def _tune_context():
     except ImportError:
         return None
     try:
-        ctx = tune.get_context()
-        if ctx is None or ctx.get_trial_id() is None:
-            return None
+        with warnings.catch_warnings():  # Ray warns when asked outside a trial; that is the question here
+            warnings.simplefilter("ignore")
+            ctx = tune.get_context()
+            if ctx is None or ctx.get_trial_id() is None:
+                return None
         return ctx
     except Exception:
         return None
