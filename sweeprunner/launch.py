@@ -179,6 +179,19 @@ def _check_cluster(spec: SweepSpec, compiled: CompiledSweep, sweep_dir: str) -> 
     check_storage(sweep_dir, cluster_hosts())
 
 
+def wandb_callbacks(spec: SweepSpec) -> list[Any]:
+    """Ray's WandbLoggerCallback when ``sweeprunner.log_to_wandb`` asks for it (real wandb needed)."""
+    if not spec.runner.log_to_wandb:
+        return []
+    from sweeprunner.trainables.adapters import wandb_logger_callback
+
+    try:
+        return [wandb_logger_callback(project=spec.project or spec.name or "sweeprunner", entity=spec.entity,
+                                      group=spec.name)]
+    except ValueError as exc:
+        raise SweepConfigError.single(("sweeprunner", "log_to_wandb"), str(exc)) from None
+
+
 def _callbacks(compiled: CompiledSweep, records_dir: str, quiet: bool) -> tuple[Any, list[Any]]:
     """The progress view and the callbacks (durable records first) for one fit."""
     from sweeprunner.progress import ProgressView
@@ -187,7 +200,7 @@ def _callbacks(compiled: CompiledSweep, records_dir: str, quiet: bool) -> tuple[
     recorder = TrialRecorder(records_dir)
     progress = ProgressView(total=compiled.num_samples, metric=metric.name if metric else None,
                             mode=metric.mode if metric else None, recorder=recorder, quiet=quiet)
-    return progress, [recorder, progress]
+    return progress, [recorder, progress, *wandb_callbacks(compiled.spec)]
 
 
 def _finish(records_dir: str, progress: Any, total: int, stopper: Any) -> int:
@@ -251,6 +264,7 @@ def run_sweep(spec: SweepSpec, *, options: LaunchOptions = LaunchOptions()) -> i
         raise SweepConfigError.single(("sweeprunner", "storage"), f"{records_dir} already holds a sweep: continue it "
                                       f"with `python -m sweeprunner resume {records_dir}` or choose another --storage")
     make_trial_function(spec, os.getcwd())  # a bad trainable is a config error before Ray starts
+    wandb_callbacks(spec)  # so is log_to_wandb without the wandb package
     compiled = compile_sweep(spec, experiment_dir=records_dir)
     connect(options)
     _check_cluster(spec, compiled, sweep_dir)

@@ -62,7 +62,7 @@ EARLY_TERMINATE_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
 STOP_TYPES = ("hyperband", "asha", "sync_hyperband", "median", "none")
 RUNNER_KEYS = (
     "trainable", "resources", "max_concurrent_trials", "count", "seed", "bayes_sampler",
-    "storage", "max_failures", "log_uniform_bounds", "wandb_shim",
+    "storage", "max_failures", "log_uniform_bounds", "wandb_shim", "log_to_wandb",
 )
 RESOURCE_KEYS = ("cpu", "gpu", "accelerator_type")
 
@@ -252,6 +252,7 @@ def _parse_runner(raw: Any, c: _Collector) -> RunnerSettings | None:
         max_failures=c.integer(raw, "max_failures", path, minimum=0, default=defaults.max_failures),
         log_uniform_bounds=c.string(raw, "log_uniform_bounds", path, choices=("auto", "exponents"), default="auto"),
         wandb_shim=c.boolean(raw, "wandb_shim", path, False),
+        log_to_wandb=c.boolean(raw, "log_to_wandb", path, False),
     )
 
 

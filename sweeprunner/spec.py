@@ -88,6 +88,7 @@ class RunnerSettings:
     max_failures: int = 2
     log_uniform_bounds: Literal["auto", "exponents"] = "auto"
     wandb_shim: bool = False
+    log_to_wandb: bool = False  # also send runs to W&B (Ray's WandbLoggerCallback; needs real wandb)
 
 
 @dataclass(frozen=True)

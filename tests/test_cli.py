@@ -85,3 +85,10 @@ def test_unknown_option_exits_2():
 def test_results_of_a_missing_directory_exits_2(tmp_path):
     done = cli("results", str(tmp_path))
     assert done.returncode == 2 and "holds no sweep trials" in done.stderr
+
+
+def test_log_to_wandb_without_wandb_is_a_clear_config_error(sweep_yaml):
+    path = sweep_yaml("method: grid\nparameters: {x: {values: [1]}}\nsweeprunner: {trainable: toy, log_to_wandb: true}\n")
+    done = cli("run", str(path), "--storage", str(path.parent / "out"))
+    assert done.returncode == 2
+    assert "sweeprunner.log_to_wandb: logging to W&B needs the real `wandb` package (pip install wandb)" in done.stderr
