@@ -46,6 +46,16 @@ class OptunaTrial(Protocol):  # the subset of optuna.Trial that suggest() uses
     def suggest_categorical(self, name: str, choices: Any) -> Any: ...
 
 
+class _SearchedThroughU:
+    """Bayes searches ``u`` in (0, 1) for value types Optuna lacks, and maps it through ``ppf``."""
+
+    def ppf(self, u: float) -> Any:
+        raise NotImplementedError
+
+    def suggest(self, trial: OptunaTrial, name: str) -> Any:
+        return self.ppf(trial.suggest_float(name, 0.0, 1.0))
+
+
 @dataclass(frozen=True)
 class Constant:
     """A fixed value, passed to every trial and never searched."""
@@ -88,7 +98,7 @@ class Categorical:
 
 
 @dataclass(frozen=True)
-class WeightedCategorical:
+class WeightedCategorical(_SearchedThroughU):
     """One of ``values`` with the given ``probabilities``."""
 
     values: tuple[Any, ...]
@@ -100,9 +110,6 @@ class WeightedCategorical:
         cumulative = np.cumsum(self.probabilities)
         index = int(np.argmax(cumulative > u)) if u < cumulative[-1] else len(self.values) - 1
         return self.values[index]
-
-    def suggest(self, trial: OptunaTrial, name: str) -> Any:
-        return self.ppf(trial.suggest_float(name, 0.0, 1.0))
 
     def describe(self) -> str:
         pairs = ", ".join(f"{v!r}: {p:g}" for v, p in zip(self.values, self.probabilities, strict=True))
@@ -183,7 +190,7 @@ class LogUniform:
 
 
 @dataclass(frozen=True)
-class Normal:
+class Normal(_SearchedThroughU):
     """A float from N(mu, sigma); with ``q``, rounded to a multiple of ``q``."""
 
     mu: float = 0.0
@@ -195,15 +202,12 @@ class Normal:
     def ppf(self, u: float) -> int | float:
         return _maybe_quantize(self.mu + self.sigma * float(special.ndtri(_clip_u(u))), self.q)
 
-    def suggest(self, trial: OptunaTrial, name: str) -> int | float:
-        return self.ppf(trial.suggest_float(name, 0.0, 1.0))
-
     def describe(self) -> str:
         return f"{self.wandb_name} mu={_fmt(self.mu)}, sigma={_fmt(self.sigma)}{_q_text(self.q)}"
 
 
 @dataclass(frozen=True)
-class LogNormal:
+class LogNormal(_SearchedThroughU):
     """``exp`` of a float from N(mu, sigma): mu and sigma are in log space."""
 
     mu: float = 0.0
@@ -215,15 +219,12 @@ class LogNormal:
     def ppf(self, u: float) -> int | float:
         return _maybe_quantize(math.exp(self.mu + self.sigma * float(special.ndtri(_clip_u(u)))), self.q)
 
-    def suggest(self, trial: OptunaTrial, name: str) -> int | float:
-        return self.ppf(trial.suggest_float(name, 0.0, 1.0))
-
     def describe(self) -> str:
         return f"{self.wandb_name} mu={_fmt(self.mu)}, sigma={_fmt(self.sigma)} (log space){_q_text(self.q)}"
 
 
 @dataclass(frozen=True)
-class Beta:
+class Beta(_SearchedThroughU):
     """A float in [0, 1] from Beta(a, b); with ``q``, rounded to a multiple of ``q``."""
 
     a: float = 1.0
@@ -234,9 +235,6 @@ class Beta:
 
     def ppf(self, u: float) -> int | float:
         return _maybe_quantize(float(special.betaincinv(self.a, self.b, _clip_u(u))), self.q)
-
-    def suggest(self, trial: OptunaTrial, name: str) -> int | float:
-        return self.ppf(trial.suggest_float(name, 0.0, 1.0))
 
     def describe(self) -> str:
         return f"{self.wandb_name} a={_fmt(self.a)}, b={_fmt(self.b)}{_q_text(self.q)}"

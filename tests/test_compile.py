@@ -1,0 +1,79 @@
+"""The compiler: which Ray Tune objects a spec becomes, and what they do before any trial runs."""
+
+from __future__ import annotations
+
+import pytest
+from ray.tune.schedulers import AsyncHyperBandScheduler, HyperBandScheduler, MedianStoppingRule
+from ray.tune.search import ConcurrencyLimiter
+
+from sweeprunner.compile import compile_sweep
+from sweeprunner.errors import SweepConfigError
+from sweeprunner.parse import parse_sweep
+from sweeprunner.schedulers import TargetStopper, WandbHyperbandScheduler
+from sweeprunner.searchers import PlannedSearcher
+
+
+def spec(**top):
+    raw = {"method": "random", "metric": {"name": "loss"}, "run_cap": 5,
+           "parameters": {"x": {"distribution": "uniform", "min": 0, "max": 1}}, **top}
+    return parse_sweep(raw)
+
+
+def test_bayes_suggests_real_values_for_distributions_optuna_lacks():
+    compiled = compile_sweep(spec(method="bayes", parameters={
+        "n": {"distribution": "normal", "mu": 100, "sigma": 10},
+        "b": {"distribution": "q_beta", "a": 2, "b": 5, "q": 0.1},
+        "w": {"values": ["a", "b"], "probabilities": [0.9, 0.1]},
+        "opt": {"parameters": {"lr": {"distribution": "log_uniform_values", "min": 1e-5, "max": 1e-1},
+                               "kind": {"values": [{"name": "adam"}, [1, 2]]}}},
+        "const": {"value": 7}}, run_cap=20, sweeprunner={"max_concurrent_trials": 20}))
+    assert isinstance(compiled.search_alg, ConcurrencyLimiter)
+    configs = [compiled.search_alg.suggest(f"t{i}") for i in range(12)]
+    for config in configs:
+        assert 40 < config["n"] < 160  # a real N(100, 10) draw, not the u behind it
+        assert 0 <= config["b"] <= 1 and abs(config["b"] * 10 - round(config["b"] * 10)) < 1e-9
+        assert config["w"] in ("a", "b") and config["const"] == 7
+        assert 1e-5 <= config["opt"]["lr"] <= 1e-1 and config["opt"]["kind"] in ({"name": "adam"}, [1, 2])
+
+
+def test_bayes_concurrency_limit_defaults_to_4():
+    assert compile_sweep(spec(method="bayes")).search_alg.max_concurrent == 4
+
+
+def test_grid_and_random_replay_planned_points_then_finish():
+    compiled = compile_sweep(spec(method="grid", parameters={"x": {"values": [1, 2, 3]}}, run_cap=2))
+    searcher = compiled.search_alg
+    assert isinstance(searcher, PlannedSearcher)
+    assert [searcher.suggest("a"), searcher.suggest("b"), searcher.suggest("c")] == [{"x": 1}, {"x": 2}, "FINISHED"]
+
+
+@pytest.mark.parametrize(("early", "kind"), [
+    ({"type": "hyperband", "min_iter": 1}, WandbHyperbandScheduler),
+    ({"type": "asha", "min_iter": 2, "max_iter": 20}, AsyncHyperBandScheduler),
+    ({"type": "sync_hyperband", "max_iter": 27}, HyperBandScheduler),
+    ({"type": "median", "min_iter": 3}, MedianStoppingRule),
+])
+def test_early_terminate_types(early, kind):
+    assert isinstance(compile_sweep(spec(early_terminate=early)).scheduler, kind)
+    assert compile_sweep(spec(early_terminate={"type": "none"})).scheduler is None
+
+
+def test_target_becomes_a_sweep_stopper_in_the_goal_direction():
+    stopper = compile_sweep(spec(metric={"name": "acc", "goal": "maximize", "target": 0.9})).stopper
+    assert isinstance(stopper, TargetStopper)
+    stopper("t1", {"acc": 0.5})
+    assert not stopper.stop_all()
+    stopper("t2", {"acc": 0.95})
+    assert stopper.stop_all() and stopper.reached_by == "t2"
+
+
+def test_resources_bundle():
+    compiled = compile_sweep(spec(sweeprunner={"resources": {"cpu": 4, "gpu": 0.25, "accelerator_type": "A100"}}))
+    assert compiled.resources == {"CPU": 4.0, "GPU": 0.25, "accelerator_type:A100": 0.001}
+
+
+def test_random_needs_a_budget():
+    with pytest.raises(SweepConfigError, match="run_cap: random search needs a trial budget"):
+        compile_sweep(parse_sweep({"method": "random", "parameters": {"x": {"values": [1]}}}))
+    assert compile_sweep(parse_sweep({"method": "random", "parameters": {"x": {"values": [1]}},
+                                      "sweeprunner": {"count": 3}, "run_cap": 2})).num_samples == 2
