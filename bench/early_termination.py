@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import shutil
 import tempfile
@@ -27,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import REPO, load, table, write_json  # noqa: I001  (sets sys.path)
+from common import REPO, RESULTS, load, now, table, write_json  # noqa: I001  (sets sys.path)
 
 SURROGATE_TYPES = {
     "none": None,
@@ -78,6 +79,11 @@ def _compare(rows: list[dict[str, Any]], maximize: bool) -> None:
         r["best_gap_pct"] = round(100 * gap / abs(b["best_final"]), 2)
 
 
+def _partial(rows: list[dict[str, Any]]) -> None:
+    """Keep what is done so far (a long run that is interrupted still leaves its rows)."""
+    write_json("early_termination.partial", {"rows": rows})
+
+
 def surrogate(seeds: list[int], trials: int, root: Path) -> list[dict[str, Any]]:
     from bench.lc_surrogate import PARAMETERS
 
@@ -93,6 +99,8 @@ def surrogate(seeds: list[int], trials: int, root: Path) -> list[dict[str, Any]]
             row = {"part": "a", "seed": seed, "early_terminate": name, **_run(raw, root / f"lc-{name}-{seed}")}
             rows.append(row)
             print(row, flush=True)
+            _compare(rows, maximize=False)
+            _partial(rows)
     _compare(rows, maximize=False)
     return rows
 
@@ -130,9 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(REPO)  # the surrogate trainable is named by a path relative to the working directory
     root = Path(tempfile.mkdtemp(prefix="sweeprunner-bench-et-"))
     load_start, t0 = load(), time.perf_counter()
-    ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
     rows: list[dict[str, Any]] = []
     try:
+        # address="local": never join another engineer's cluster found through /tmp/ray
+        ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
         if "a" in args.parts:
             rows += surrogate(list(range(args.seeds)), args.trials, root)
         if "b" in args.parts:
@@ -147,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
                   r.get("epoch_ratio"), f"{r['best_final']:.4f}", r.get("best_gap_pct"), r["wall_s"]] for r in rows]))
     wall = time.perf_counter() - t0
     print(f"wall {wall:.0f}s, load {load_start} -> {load()}")
+    kept = []
+    for name in ("early_termination", "early_termination.partial"):  # keep other parts' rows from earlier runs
+        previous = RESULTS / f"{name}.json"
+        if previous.is_file() and not kept:
+            old = json.loads(previous.read_text())
+            kept = [dict(r, measured=old["date"]) for r in old["rows"] if r["part"] not in args.parts]
+    rows = kept + [dict(r, measured=now()) for r in rows]
     write_json("early_termination", {"load_at_start": load_start, "wall_s": wall, "rows": rows,
                                      "surrogate_trials": args.trials, "surrogate_types": SURROGATE_TYPES})
     return 0

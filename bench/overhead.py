@@ -97,11 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     import ray
 
     os.chdir(REPO)  # the trivial trainable is named by a path relative to the working directory
-    root = Path(tempfile.mkdtemp(prefix="sweeprunner-bench-overhead-"))
     load_start, t_all = load(), time.perf_counter()
     t0 = time.perf_counter()
-    ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)  # never join another engineer's cluster
     init_s = time.perf_counter() - t0
+    root = Path(tempfile.mkdtemp(prefix="sweeprunner-bench-overhead-"))
     runs: list[dict[str, Any]] = []
 
     def record(setting: str, rep: int, fn) -> None:
