@@ -75,10 +75,10 @@ def header() -> str:
         "## How to reproduce",
         "",
         "```bash",
-        "make bench                                   # everything below, then this page (about 35-60 min on 2 cores)",
+        "make bench                                   # the commands below in order, then this page (about 45-60 min on 2 idle cores)",
         ".venv/bin/python bench/wandb_baseline.py --json bench/results/wandb.json   # W&B engine, 16 seeds (~8 min)",
         ".venv/bin/python bench/search_quality.py     # §1 (reads bench/results/wandb.json; GP loops dominate)",
-        ".venv/bin/python bench/early_termination.py  # §2 (a) surrogate, 3 seeds x {none, hyperband, asha}; (b) smoke image",
+        ".venv/bin/python bench/early_termination.py  # §2 (a) surrogate, 3 seeds x {none, hyperband, asha} (this page: --seeds 2); (b) smoke image",
         ".venv/bin/python bench/overhead.py           # §3 (raw Ray default alone takes ~200 s)",
         ".venv/bin/python bench/suggest_latency.py    # §4",
         "python bench/gpu_packing.py                  # §5, on a GPU machine (no Ray needed)",
@@ -207,7 +207,8 @@ def early_termination() -> str:
                 "H6(x) at the last one. The config-dependent bias makes curves cross, so early ranks are only "
                 f"partly right. Random search, {et.get('surrogate_trials', 81)} trials per run (the same configs in each "
                 "setting of a seed); W&B hyperband with min_iter 1, eta 3 (judged at epochs 1, 3, 9); Ray's ASHA "
-                "(grace 1, max_t 27, eta 3) for reference.", ""]
+                "(grace 1, max_t 27, eta 3) for reference (ASHA counts the trials it ends at max_t as stopped too). "
+                "The first surrogate run (seed 0, none) ran while the machine was at load 6-9, hence its wall time.", ""]
         out += [table(["seed", "early_terminate", "trials", "stopped early", "epochs", "fewer epochs (x)",
                        "best final", "gap vs none", "wall s", "load 1m"],
                       [[r["seed"], r["early_terminate"], r["trials"], r["stopped_early"], r["epochs"],
