@@ -182,7 +182,7 @@ def sampler_choice(rows: list[dict[str, Any]], methods: list[str]) -> list[str]:
     best = min(avg, key=avg.get) if avg else None
     return ["Order by mean best value (best first) in each cell: " + "; ".join(cells) + ".", "",
             "Average rank: " + ", ".join(f"`{m}` {avg[m]:.2f}" for m in sorted(avg, key=avg.get)) + ".", "",
-            f"Best average rank: **`{best}`**. See the recommendation below the tables for the trade-off "
+            f"Best average rank: **`{best}`**. See the recommendation in the summary at the top for the trade-off "
             "with suggestion latency (§4)."]
 
 
