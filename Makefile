@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ORACLE := .venv-wandb
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install oracle test test-slow lint smoke smoke-image smoke-nlp cluster-smoke bench clean
+.PHONY: install oracle test test-slow lint smoke smoke-image smoke-nlp cluster-smoke bench bench-gpu clean
 
 install: ## Create .venv with sweeprunner, its pinned dependencies and the dev tools; plus the W&B oracle venv.
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,18 @@ smoke-nlp: ## Tiny local BERT + generated sentiment set with hyperband, on CPU.
 
 cluster-smoke: ## Local rehearsal of the GPU cluster workflow (fake autoscaling GPU nodes, token auth, job API).
 	$(BIN)/python cluster/rehearse.py
+
+bench: oracle ## Benchmarks -> docs/benchmarks.md (about 45-60 min on 2 idle cores).
+	mkdir -p bench/results
+	$(BIN)/python bench/wandb_baseline.py --json bench/results/wandb.json
+	$(BIN)/python bench/search_quality.py
+	$(BIN)/python bench/early_termination.py
+	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/suggest_latency.py
+	$(BIN)/python bench/report.py
+
+bench-gpu: ## GPU packing (needs an NVIDIA GPU; no Ray needed).
+	$(BIN)/python bench/gpu_packing.py
 
 clean:
 	rm -rf sweeps .pytest_cache .ruff_cache

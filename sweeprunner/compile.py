@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +98,23 @@ def trial_resources(spec: SweepSpec) -> dict[str, float]:
     return bundle
 
 
+#: Above this many trials ``bayes_sampler: auto`` picks TPE: GP's suggestion cost grows with the trials.
+GP_MAX_TRIALS = 200
+
+
+def bayes_sampler(spec: SweepSpec, num_samples: int) -> str:
+    """The Optuna sampler bayes uses. ``auto`` (the default) is GP up to 200 trials, TPE above.
+
+    Chosen with bench/search_quality.py: at 50 trials GP beats W&B's bayes on Branin, Hartmann6
+    and a mixed space, TPE does not; GP's cost per suggestion (0.1-0.5 s at 50-200 trials, over
+    1 s at 500) is why large sweeps get TPE (5-12 ms). See docs/benchmarks.md.
+    """
+    choice = spec.runner.bayes_sampler
+    if choice == "auto":
+        return "gp" if num_samples <= GP_MAX_TRIALS else "tpe"
+    return choice
+
+
 def build_search_alg(spec: SweepSpec, points: list[dict[str, Any]] | None, num_samples: int,
                      records_dir: str | None = None) -> Any:
     """grid/random replay their planned points; bayes asks Optuna."""
@@ -115,8 +133,10 @@ def build_search_alg(spec: SweepSpec, points: list[dict[str, Any]] | None, num_s
         "random": lambda: optuna.samplers.RandomSampler(seed=seed),
     }
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Ray times the define-by-run call, which includes the sampler's own model fit (GP: ~0.1-1 s).
+    warnings.filterwarnings("ignore", message="Define-by-run function passed in the `space` argument")
     searcher = OptunaSearch(space=DefineByRunSpace(list(spec.parameters.leaves())), metric=spec.metric.name,
-                            mode=spec.metric.mode, sampler=samplers[spec.runner.bayes_sampler]())
+                            mode=spec.metric.mode, sampler=samplers[bayes_sampler(spec, num_samples)]())
     limit = spec.runner.max_concurrent_trials or DEFAULT_BAYES_CONCURRENCY
     return ConcurrencyLimiter(searcher, max_concurrent=min(limit, num_samples))
 

@@ -103,7 +103,9 @@ def connect(options: LaunchOptions) -> None:
                 ("--address",), f"cannot connect to the Ray cluster at {address}: {exc}. With token auth "
                 "(Ray 2.60's default) export RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH (or ~/.ray/auth_token)") from None
         return
-    ray.init(num_cpus=options.num_cpus, num_gpus=options.num_gpus, include_dashboard=False, log_to_driver=False)
+    # address="local": always a new embedded Ray, never a cluster that happens to run on this machine
+    ray.init(address="local", num_cpus=options.num_cpus, num_gpus=options.num_gpus, include_dashboard=False,
+             log_to_driver=False)
 
 
 def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = None) -> Any:

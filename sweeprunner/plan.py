@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sweeprunner.compile import DEFAULT_BAYES_CONCURRENCY, planned_points, trial_count
+from sweeprunner.compile import DEFAULT_BAYES_CONCURRENCY, bayes_sampler, planned_points, trial_count
 from sweeprunner.spec import SweepSpec
 
 SAMPLERS = {
@@ -24,7 +24,9 @@ def _budget_source(spec: SweepSpec) -> str:
 def _search(spec: SweepSpec, trials: int) -> dict[str, Any]:
     if spec.method == "bayes":
         limit = min(spec.runner.max_concurrent_trials or DEFAULT_BAYES_CONCURRENCY, trials)
-        return {"searcher": f"OptunaSearch with {SAMPLERS[spec.runner.bayes_sampler]}", "seed": spec.runner.seed,
+        sampler = bayes_sampler(spec, trials)
+        auto = " (auto)" if spec.runner.bayes_sampler == "auto" else ""
+        return {"searcher": f"OptunaSearch with {SAMPLERS[sampler]}{auto}", "sampler": sampler, "seed": spec.runner.seed,
                 "max_concurrent": limit}
     kind = "W&B grid order (last name fastest)" if spec.method == "grid" else "W&B random draws"
     return {"searcher": f"PlannedSearcher: {kind}", "seed": spec.runner.seed,

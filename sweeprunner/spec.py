@@ -83,7 +83,7 @@ class RunnerSettings:
     max_concurrent_trials: int | None = None
     count: int | None = None
     seed: int = 0
-    bayes_sampler: Literal["tpe", "gp", "random"] = "tpe"
+    bayes_sampler: Literal["auto", "tpe", "gp", "random"] = "auto"
     storage: str | None = None
     max_failures: int = 2
     log_uniform_bounds: Literal["auto", "exponents"] = "auto"

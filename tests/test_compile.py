@@ -77,3 +77,14 @@ def test_random_needs_a_budget():
         compile_sweep(parse_sweep({"method": "random", "parameters": {"x": {"values": [1]}}}))
     assert compile_sweep(parse_sweep({"method": "random", "parameters": {"x": {"values": [1]}},
                                       "sweeprunner": {"count": 3}, "run_cap": 2})).num_samples == 2
+
+
+def test_auto_bayes_sampler_is_gp_up_to_200_trials_then_tpe():
+    import optuna
+
+    small = compile_sweep(spec(method="bayes", run_cap=50)).search_alg.searcher
+    large = compile_sweep(spec(method="bayes", run_cap=500)).search_alg.searcher
+    forced = compile_sweep(spec(method="bayes", run_cap=50, sweeprunner={"bayes_sampler": "tpe"})).search_alg.searcher
+    assert isinstance(small._sampler, optuna.samplers.GPSampler)
+    assert isinstance(large._sampler, optuna.samplers.TPESampler)
+    assert isinstance(forced._sampler, optuna.samplers.TPESampler)
