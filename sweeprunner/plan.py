@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sweeprunner.compile import DEFAULT_BAYES_CONCURRENCY, bayes_sampler, planned_points, trial_count
+from sweeprunner.compile import (
+    DEFAULT_BAYES_CONCURRENCY,
+    bayes_sampler,
+    planned_points,
+    trial_count,
+)
 from sweeprunner.spec import SweepSpec
 
 SAMPLERS = {
