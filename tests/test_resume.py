@@ -82,3 +82,30 @@ def test_sigkill_then_resume_finishes_the_same_sweep(tmp_path):
     assert sorted(table["config.lr"]) == pytest.approx(planned)
     # early stopping saw the trials recorded before the kill
     assert json.loads((sweep_dir / "hyperband_rebuilt.json").read_text())["rebuilt_trials"] >= len(done_before)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_prints_how_to_resume_and_resume_finishes(tmp_path):
+    config = tmp_path / "sweep.yaml"
+    config.write_text(CONFIG)
+    sweep_dir = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    driver = subprocess.Popen([sys.executable, "-m", "sweeprunner", "run", str(config), "--storage", str(sweep_dir),
+                               "--num-cpus", "2"], cwd=REPO, env=env, start_new_session=True, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 240
+        while len(events(sweep_dir)) < 1 and time.monotonic() < deadline and driver.poll() is None:
+            time.sleep(0.2)
+        driver.send_signal(signal.SIGINT)
+        output, _ = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert driver.returncode == 130, output
+    assert f"continue with: python -m sweeprunner resume {sweep_dir}" in output
+    assert "Traceback" not in output
+    resumed = subprocess.run([sys.executable, "-m", "sweeprunner", "resume", str(sweep_dir), "--quiet",
+                              "--num-cpus", "2"], cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert len(pd.read_csv(sweep_dir / "results.csv")) == 6
