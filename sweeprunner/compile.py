@@ -68,7 +68,8 @@ class CompiledSweep:
             search_alg=self.search_alg,
             scheduler=self.scheduler,
             num_samples=self.num_samples,
-            max_concurrent_trials=self.max_concurrent_trials,
+            # bayes already limits concurrency in its ConcurrencyLimiter
+            max_concurrent_trials=None if self.spec.method == "bayes" else self.max_concurrent_trials,
             reuse_actors=reuse_actors,
         )
 
