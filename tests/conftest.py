@@ -39,3 +39,19 @@ def sweep_yaml(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def standalone_trainable(tmp_path, monkeypatch):
+    """A trainable called directly (no Ray): checkpoints in tmp, 1 CPU, a clean report history."""
+    import torch
+
+    from sweeprunner import session
+
+    monkeypatch.setenv("SWEEPRUNNER_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    monkeypatch.setenv("SWEEPRUNNER_NUM_CPUS", "1")
+    threads = torch.get_num_threads()
+    session.history.clear()
+    yield
+    session.history.clear()
+    torch.set_num_threads(threads)

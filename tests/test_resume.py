@@ -43,20 +43,37 @@ def result_rows(sweep_dir: Path) -> dict[str, int]:
             for path in (sweep_dir / "trials").glob("*.jsonl")}
 
 
-@pytest.mark.slow
-def test_sigkill_then_resume_finishes_the_same_sweep(tmp_path):
+ENV = {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def start_sweep(tmp_path: Path, *args: str) -> tuple[Path, Path, subprocess.Popen]:
+    """Write CONFIG and start `sweeprunner run` on it in its own process group."""
     config = tmp_path / "sweep.yaml"
     config.write_text(CONFIG)
     sweep_dir = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     driver = subprocess.Popen([sys.executable, "-m", "sweeprunner", "run", str(config), "--storage", str(sweep_dir),
-                               "--quiet", "--num-cpus", "2"], cwd=REPO, env=env, start_new_session=True,
+                               "--num-cpus", "2", *args], cwd=REPO, env=ENV, start_new_session=True, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return config, sweep_dir, driver
+
+
+def wait_for_outcomes(sweep_dir: Path, driver: subprocess.Popen, count: int) -> None:
+    deadline = time.monotonic() + 240
+    while len(events(sweep_dir)) < count and time.monotonic() < deadline and driver.poll() is None:
+        time.sleep(0.2)
+    assert len(events(sweep_dir)) >= count, "no trial finished before the deadline"
+
+
+def resume(sweep_dir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sweeprunner", "resume", str(sweep_dir), "--quiet", "--num-cpus", "2"],
+                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=400)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_finishes_the_same_sweep(tmp_path):
+    config, sweep_dir, driver = start_sweep(tmp_path, "--quiet")
     try:
-        deadline = time.monotonic() + 240
-        while len(events(sweep_dir)) < 2 and time.monotonic() < deadline and driver.poll() is None:
-            time.sleep(0.2)
-        assert len(events(sweep_dir)) >= 2, "no trial finished before the deadline"
+        wait_for_outcomes(sweep_dir, driver, 2)
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait(timeout=30)
     finally:
@@ -69,8 +86,7 @@ def test_sigkill_then_resume_finishes_the_same_sweep(tmp_path):
     done_before = {e["trial_id"] for e in events(sweep_dir)}
     rows_before = result_rows(sweep_dir)
 
-    resumed = subprocess.run([sys.executable, "-m", "sweeprunner", "resume", str(sweep_dir), "--quiet",
-                              "--num-cpus", "2"], cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+    resumed = resume(sweep_dir)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     table = pd.read_csv(sweep_dir / "results.csv")
     assert len(table) == 6 and set(table["status"]) <= {"finished", "stopped"}
@@ -86,17 +102,9 @@ def test_sigkill_then_resume_finishes_the_same_sweep(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_prints_how_to_resume_and_resume_finishes(tmp_path):
-    config = tmp_path / "sweep.yaml"
-    config.write_text(CONFIG)
-    sweep_dir = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    driver = subprocess.Popen([sys.executable, "-m", "sweeprunner", "run", str(config), "--storage", str(sweep_dir),
-                               "--num-cpus", "2"], cwd=REPO, env=env, start_new_session=True, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    _, sweep_dir, driver = start_sweep(tmp_path)
     try:
-        deadline = time.monotonic() + 240
-        while len(events(sweep_dir)) < 1 and time.monotonic() < deadline and driver.poll() is None:
-            time.sleep(0.2)
+        wait_for_outcomes(sweep_dir, driver, 1)
         driver.send_signal(signal.SIGINT)
         output, _ = driver.communicate(timeout=120)
     finally:
@@ -105,7 +113,6 @@ def test_ctrl_c_stops_cleanly_prints_how_to_resume_and_resume_finishes(tmp_path)
     assert driver.returncode == 130, output
     assert f"continue with: python -m sweeprunner resume {sweep_dir}" in output
     assert "Traceback" not in output
-    resumed = subprocess.run([sys.executable, "-m", "sweeprunner", "resume", str(sweep_dir), "--quiet",
-                              "--num-cpus", "2"], cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+    resumed = resume(sweep_dir)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert len(pd.read_csv(sweep_dir / "results.csv")) == 6

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
 
 from sweeprunner import session
 from sweeprunner.trainables import resolve_trainable, text_assets
@@ -21,15 +20,7 @@ def cache_dir(tmp_path_factory):
     return str(path)
 
 
-@pytest.fixture(autouse=True)
-def standalone(tmp_path, monkeypatch):
-    monkeypatch.setenv("SWEEPRUNNER_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
-    monkeypatch.setenv("SWEEPRUNNER_NUM_CPUS", "1")
-    threads = torch.get_num_threads()
-    session.history.clear()
-    yield
-    session.history.clear()
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("standalone_trainable")
 
 
 def tiny(cache_dir: str, **overrides):

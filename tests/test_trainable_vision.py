@@ -26,15 +26,7 @@ METRICS = {
 TINY = {"architecture": "simple_cnn", "image_size": 8, "batch_size": 128, "epochs": 1}
 
 
-@pytest.fixture(autouse=True)
-def standalone(tmp_path, monkeypatch):
-    monkeypatch.setenv("SWEEPRUNNER_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
-    monkeypatch.setenv("SWEEPRUNNER_NUM_CPUS", "1")
-    threads = torch.get_num_threads()
-    session.history.clear()
-    yield
-    session.history.clear()
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("standalone_trainable")
 
 
 def test_builtin_name_resolves_to_this_trainable():
