@@ -255,7 +255,19 @@ def _fit(spec: SweepSpec, compiled: CompiledSweep, *, experiment_path: str, reco
                            tune_config=compiled.tune_config(reuse_actors=_reuse_actors(spec)),
                            run_config=_run_config(spec, compiled, experiment_path, callbacks))
     tuner.fit()
-    return _finish(records_dir, progress, compiled.num_samples, compiled.stopper)
+    code = _finish(records_dir, progress, compiled.num_samples, compiled.stopper)
+    if experiment_path != records_dir:
+        upload_results(records_dir, experiment_path)
+    return code
+
+
+def upload_results(records_dir: str, uri: str) -> None:
+    """Copy the result files and records next to Ray's experiment files at a storage URI."""
+    import pyarrow.fs
+
+    filesystem, path = pyarrow.fs.FileSystem.from_uri(uri)
+    pyarrow.fs.copy_files(records_dir, path, destination_filesystem=filesystem)
+    print(f"results also at {uri}")
 
 
 def run_sweep(spec: SweepSpec, *, options: LaunchOptions = LaunchOptions()) -> int:

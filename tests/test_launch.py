@@ -138,3 +138,15 @@ def test_storage_that_already_holds_a_sweep_is_refused(ray_session, tmp_path):
     assert run_sweep(spec, options=QUIET) == 0
     with pytest.raises(SweepConfigError, match="already holds a sweep: continue it with"):
         run_sweep(spec, options=QUIET)
+
+
+def test_uri_storage_keeps_records_locally_and_uploads_results(ray_session, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    remote = tmp_path / "bucket" / "sweeps" / "uri-sweep"
+    spec = sweep(tmp_path, {"x": {"values": [1, 2]}, "epochs": {"value": 1}},
+                 runner={"storage": f"file://{remote}"})
+    assert run_sweep(spec, options=QUIET) == 0
+    local = tmp_path / "sweeps" / "uri-sweep"
+    assert len(pd.read_csv(local / "results.csv")) == 2
+    assert len(pd.read_csv(remote / "results.csv")) == 2 and (remote / "trials").is_dir()
+    assert any(remote.glob("experiment_state*.json"))  # Ray's own files went to the URI
