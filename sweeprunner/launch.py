@@ -27,6 +27,8 @@ from sweeprunner.records import (
 from sweeprunner.results import LAUNCH_FILE, summary_table, write_results
 from sweeprunner.spec import SweepSpec
 
+#: Checkpoints kept per trial: the latest ones, enough to cover the last saved experiment state.
+CHECKPOINTS_TO_KEEP = 3
 SHARED_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "lustre", "gpfs", "beegfs", "ceph", "glusterfs", "fuse")
 _URI = re.compile(r"^[a-z][a-z0-9+.-]*://")
 
@@ -91,6 +93,9 @@ def connect(options: LaunchOptions) -> None:
     # Rows without the metric are fine (wandb.log of other keys; a resumed trial that was already
     # done reports nothing); a metric no trial ever reports is flagged in the summary instead.
     os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
+    # Save the experiment state (what `resume` restores) every second rather than every >= 10 s: a
+    # killed driver's state must not point at a checkpoint that retention has since deleted.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if ray.is_initialized():
         return
@@ -170,7 +175,7 @@ def _run_config(spec: SweepSpec, compiled: CompiledSweep, sweep_dir: str, callba
     return RunConfig(
         name=name, storage_path=parent, stop=compiled.stopper, callbacks=callbacks, verbose=0, log_to_file=True,
         failure_config=FailureConfig(max_failures=spec.runner.max_failures),
-        checkpoint_config=CheckpointConfig(num_to_keep=2),
+        checkpoint_config=CheckpointConfig(num_to_keep=CHECKPOINTS_TO_KEEP),
     )
 
 
