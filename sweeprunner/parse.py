@@ -11,7 +11,6 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from sweeprunner import distributions as d
@@ -526,13 +525,3 @@ def _param_path(leaf_path: tuple[str, ...]) -> tuple[str, ...]:
         if i < len(leaf_path) - 1:
             out.append("parameters")
     return tuple(out)
-
-
-def dotted(leaf_path: tuple[str, ...]) -> str:
-    """The dotted name results use for a nested leaf: ``optimizer.lr``."""
-    return ".".join(leaf_path)
-
-
-def spec_source_dir(spec: SweepSpec) -> Path:
-    """The directory the config file is in (for relative paths), or the cwd."""
-    return Path(spec.source).resolve().parent if spec.source else Path.cwd()

@@ -13,24 +13,17 @@ line), ``trials/<trial_id>.info.json`` (node and GPUs, from the trial), ``trial_
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
 
+from sweeprunner.session import jsonable
+
 RECORDS_DIR = "trials"
 EVENTS_FILE = "trial_events.jsonl"
 FINAL_EVENTS = ("finished", "stopped")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if hasattr(value, "item") and callable(value.item):
-        return _plain(value.item())
-    return value
 
 
 def _append(path: Path, row: dict[str, Any]) -> None:
@@ -70,6 +63,14 @@ def history(sweep_dir: str | Path, trial_id: str) -> list[dict[str, Any]]:
     return read_json_lines(Path(sweep_dir) / RECORDS_DIR / f"{trial_id}.jsonl")
 
 
+def last_error_line(path: Path) -> str | None:
+    """The last non-blank line of a traceback file (the exception), at most 300 characters."""
+    if not path.is_file():
+        return None
+    lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "error"
+
+
 def read_json(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
@@ -100,7 +101,7 @@ class TrialRecorder(Callback):
         # Tune marks the result a scheduler or stopper acted on with done=True; a trainable that
         # returns on its own leaves its last reported result at done=False.
         self.halted[trial.trial_id] = bool(result.get("done"))
-        row = {k: _plain(v) for k, v in result.items() if k != "config" and not isinstance(v, dict | list)}
+        row = {k: jsonable(v) for k, v in result.items() if k != "config" and not isinstance(v, dict | list)}
         _append(self._records / f"{trial.trial_id}.jsonl", row)
 
     def outcome(self, trial_id: str) -> str:
@@ -110,12 +111,8 @@ class TrialRecorder(Callback):
         self._event(trial.trial_id, self.outcome(trial.trial_id))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        error = ""
         error_file = getattr(trial, "error_file", None)
-        if error_file and Path(error_file).is_file():
-            lines = [line for line in Path(error_file).read_text(errors="replace").splitlines() if line.strip()]
-            error = lines[-1].strip()[:300] if lines else ""
-        self._event(trial.trial_id, "errored", error=error)
+        self._event(trial.trial_id, "errored", error=last_error_line(Path(error_file)) if error_file else None)
 
     def _event(self, trial_id: str, event: str, **extra: Any) -> None:
         if trial_id in self.recorded:

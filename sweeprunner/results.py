@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sweeprunner.records import RECORDS_DIR, events, history, read_json, trial_ids
+from sweeprunner.records import RECORDS_DIR, events, history, last_error_line, read_json, trial_ids
 from sweeprunner.sampling import flatten
 from sweeprunner.schedulers import finite_number
 
@@ -24,14 +24,6 @@ LAUNCH_FILE = "sweeprunner.json"
 
 def _ray_trial_dir(sweep_dir: Path, trial_id: str) -> Path | None:
     return next(iter(sorted(sweep_dir.glob(f"*_{trial_id}_*"))), None)
-
-
-def _error_summary(trial_dir: Path | None) -> str | None:
-    path = trial_dir / "error.txt" if trial_dir else None
-    if path is None or not path.is_file():
-        return None
-    lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "error"
 
 
 def launch_info(sweep_dir: str | Path) -> dict[str, Any]:
@@ -60,7 +52,7 @@ def load_trials(sweep_dir: str | Path, metric: str | None = None, mode: str | No
         final = values[-1] if values and values[-1] is not None else math.nan
         outcome = outcomes.get(trial_id, {})
         status = outcome.get("event", "incomplete")
-        error = (outcome.get("error") or _error_summary(ray_dir)) if status == "errored" else None
+        error = (outcome.get("error") or (last_error_line(ray_dir / "error.txt") if ray_dir else None)) if status == "errored" else None
         last = results[-1] if results else {}
         rows.append({
             "trial_id": trial_id,

@@ -47,7 +47,8 @@ def in_tune() -> bool:
     return _tune_context() is not None
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A numpy/torch scalar as a Python number; NaN and inf as text (JSON has neither)."""
     if hasattr(value, "item") and callable(value.item):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -57,7 +58,7 @@ def _jsonable(value: Any) -> Any:
 
 def report(metrics: Mapping[str, Any], *, checkpoint_dir: str | os.PathLike[str] | None = None) -> None:
     """Report one row of metrics, optionally with a checkpoint directory (copied, not moved)."""
-    row = {str(k): _jsonable(v) for k, v in metrics.items()}
+    row = {str(k): jsonable(v) for k, v in metrics.items()}
     if in_tune():
         from ray import tune
 

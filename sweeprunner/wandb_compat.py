@@ -48,16 +48,8 @@ METRIC_ENV = "SWEEPRUNNER_METRIC"
 
 # ---------------------------------------------------------------------------- config
 
-class AttrDict(dict):
-    """A dict whose keys are also attributes (``cfg.optimizer.lr``); nested dicts too."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__()
-        for key, value in dict(*args, **kwargs).items():
-            self[key] = value
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        super().__setitem__(key, _attrify(value))
+class _AttributeAccess(dict):
+    """A dict whose keys are also attributes."""
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -73,6 +65,18 @@ class AttrDict(dict):
             del self[name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+class AttrDict(_AttributeAccess):
+    """A dict whose keys are also attributes (``cfg.optimizer.lr``); nested dicts too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, _attrify(value))
 
 
 def _attrify(value: Any) -> Any:
@@ -188,20 +192,8 @@ class Config:
         return repr(self.as_dict())
 
 
-class Summary(dict):
+class Summary(_AttributeAccess):
     """``run.summary``: last logged value per key unless set explicitly; attribute access too."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self[name] = value
-
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        super().update(*args, **kwargs)
 
 
 # ---------------------------------------------------------------------------- rows
@@ -288,7 +280,7 @@ def _emit(row: dict[str, Any], checkpoint_dir: str | None = None) -> None:
     if "ray" in sys.modules or checkpoint_dir is not None:
         session.report(row, checkpoint_dir=checkpoint_dir)
         return
-    row = {k: session._jsonable(v) for k, v in row.items()}
+    row = {k: session.jsonable(v) for k, v in row.items()}
     session.history.append(row)
     if os.environ.get("SWEEPRUNNER_JSONL") == "1":
         print(json.dumps({"sweeprunner": row}), flush=True)
