@@ -8,7 +8,7 @@
     except ``method: random`` so that both runs train exactly the same 12 configs (bayes would pick
     different configs once trials are stopped), with and without its hyperband.
 
-Each run goes through ``sweeprunner.launch.run_sweep``; epochs consumed = the sum of the
+Each run goes through ``sweeprunner.run.launch.run_sweep``; epochs consumed = the sum of the
 ``iterations`` column of its results (one report = one epoch). "best final" is the best metric at
 the last epoch among trials that trained to the end (what the sweep would hand you as its best model).
 
@@ -38,9 +38,9 @@ SURROGATE_TYPES = {
 
 
 def _run(raw: dict[str, Any], storage: Path) -> dict[str, Any]:
-    from sweeprunner.launch import LaunchOptions, run_sweep
-    from sweeprunner.parse import parse_sweep
-    from sweeprunner.results import load_trials
+    from sweeprunner.config.parse import parse_sweep
+    from sweeprunner.results.tables import load_trials
+    from sweeprunner.run.launch import LaunchOptions, run_sweep
 
     raw = copy.deepcopy(raw)
     raw.setdefault("sweeprunner", {})["storage"] = str(storage)
@@ -106,7 +106,7 @@ def surrogate(seeds: list[int], trials: int, root: Path) -> list[dict[str, Any]]
 
 
 def smoke_image(root: Path, seed: int) -> list[dict[str, Any]]:
-    from sweeprunner.yamlio import load_yaml_file
+    from sweeprunner.config.yamlio import load_yaml_file
 
     raw = load_yaml_file(REPO / "recipes" / "smoke-image.yaml")
     raw["method"] = "random"

@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
-from sweeprunner import session
+from sweeprunner.trial import session
 from sweeprunner.trainables.vision import train
 train(json.loads(sys.argv[1]))
 last = session.history[-1] if session.history else {}

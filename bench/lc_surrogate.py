@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from sweeprunner import session
+from sweeprunner.trial import session
 
 #: the metric this trainable reports (minimize)
 METRIC = "loss"

@@ -70,9 +70,9 @@ def run_raw(trials: int, root: Path, name: str, *, reuse: bool | None, no_logger
 
 
 def run_sweeprunner(trials: int, root: Path, name: str) -> float:
-    from sweeprunner.launch import LaunchOptions, run_sweep
-    from sweeprunner.parse import parse_sweep
-    from sweeprunner.results import load_trials
+    from sweeprunner.config.parse import parse_sweep
+    from sweeprunner.results.tables import load_trials
+    from sweeprunner.run.launch import LaunchOptions, run_sweep
 
     spec = parse_sweep({"name": name, "method": "random", "metric": {"name": "loss", "goal": "minimize"},
                         "parameters": {"x": {"min": 0.0, "max": 1.0}}, "run_cap": trials,

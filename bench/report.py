@@ -193,7 +193,7 @@ def early_termination() -> str:
     rows = et["rows"]
     out = ["## 2. Early-termination savings", "",
            f"`bench/early_termination.py`, measured {et['date']} ({_loadstr(et)}). Every run goes through "
-           "`sweeprunner.launch.run_sweep` (real Ray trials, 2 at a time). Epochs consumed = sum of `iterations` "
+           "`sweeprunner.run.launch.run_sweep` (real Ray trials, 2 at a time). Epochs consumed = sum of `iterations` "
            "in the results (one report = one epoch). *Best final* = best metric at the last epoch among trials "
            "that trained to the end (the model the sweep hands you). Gap = how much worse that is than without "
            "early termination, relative to it.", ""]

@@ -63,9 +63,9 @@ def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str
 
     torch.set_num_threads(1)
     quiet_warnings()
-    from sweeprunner.compile import compile_sweep
-    from sweeprunner.parse import parse_sweep
-    from sweeprunner.sampling import random_configs
+    from sweeprunner.compile.compiler import compile_sweep
+    from sweeprunner.compile.sampling import random_configs
+    from sweeprunner.config.parse import parse_sweep
 
     problem = PROBLEMS[problem_name]
     sampler, concurrency, override, _ = METHODS[method]

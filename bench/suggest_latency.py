@@ -29,8 +29,8 @@ def sweeprunner_latency(problem_name: str, sampler: str, ns: list[int], repeats:
     import optuna
     import torch
 
-    from sweeprunner.compile import compile_sweep
-    from sweeprunner.parse import parse_sweep
+    from sweeprunner.compile.compiler import compile_sweep
+    from sweeprunner.config.parse import parse_sweep
 
     torch.set_num_threads(1)
     quiet_warnings()
@@ -87,8 +87,8 @@ def wandb_latency(problem_name: str, ns: list[int], repeats: int) -> list[dict]:
     import json
     import subprocess
 
-    from sweeprunner.parse import parse_sweep
-    from sweeprunner.sampling import random_configs
+    from sweeprunner.compile.sampling import random_configs
+    from sweeprunner.config.parse import parse_sweep
     from tests.oracle import BRIDGE, available, python_path
 
     if not available():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sweeprunner import session
+from sweeprunner.trial import session
 
 REPORTS = 10
 

@@ -1,5 +1,5 @@
 """Plain Ray Tune twin of cluster/rehearsal-sweep.yaml, used by the rehearsal when sweeprunner's
-launcher (``sweeprunner.launch``) is not available: 4 trials of the toy trainable, each
+launcher (``sweeprunner.run.launch``) is not available: 4 trials of the toy trainable, each
 {cpu: 0.5, gpu: 0.5}, on the cluster this job was submitted to.
 
     python cluster/rehearsal_tune.py --storage /abs/dir

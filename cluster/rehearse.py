@@ -95,7 +95,7 @@ def launcher_available() -> bool:
     """True when sweeprunner's Ray launcher (the `run` command) is importable."""
     sys.path.insert(0, str(REPO))
     try:
-        return importlib.util.find_spec("sweeprunner.launch") is not None
+        return importlib.util.find_spec("sweeprunner.run.launch") is not None
     except ImportError:
         return False
     finally:
@@ -431,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=["auto", "sweep", "tune"], default="auto",
                         help="sweep: python -m sweeprunner run; tune: plain Ray Tune script; "
-                             "auto: sweep if sweeprunner.launch exists, else tune")
+                             "auto: sweep if sweeprunner.run.launch exists, else tune")
     parser.add_argument("--json", type=Path, help="write the report here")
     parser.add_argument("--keep", type=Path, help="copy the temp dir (logs, results) here")
     args = parser.parse_args(argv)

@@ -1,6 +1,30 @@
-"""sweeprunner: W&B-style sweep configs, run on your own hardware with Ray Tune."""
+"""sweeprunner: W&B-style sweep configs, run on your own hardware with Ray Tune.
 
+The pipeline: ``config`` (YAML -> SweepSpec) -> ``compile`` (searcher, scheduler, stopper,
+resources) -> ``run`` (the driver on Ray) -> ``results`` (the sweep directory). What runs inside
+a trial lives in ``trial``. Importing this package does not import Ray.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sweeprunner.config import SweepSpec, load_sweep, parse_sweep
 from sweeprunner.errors import Issue, SweepConfigError
 
-__all__ = ["Issue", "SweepConfigError"]
+__all__ = ["Issue", "SweepConfigError", "SweepSpec", "compile_sweep", "load_sweep", "parse_sweep", "run_sweep"]
 __version__ = "0.1.0"
+
+_LAZY = {
+    "compile_sweep": "sweeprunner.compile",
+    "run_sweep": "sweeprunner.run.launch",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the heavier entry points (Ray, Optuna) only when they are used."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'sweeprunner' has no attribute {name!r}")

@@ -69,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from sweeprunner.compile import trial_count
-    from sweeprunner.parse import load_sweep
+    from sweeprunner.compile.compiler import trial_count
+    from sweeprunner.config.parse import load_sweep
 
     spec = load_sweep(args.config)
     for warning in spec.warnings:
@@ -82,9 +82,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from sweeprunner.compile import compile_sweep
-    from sweeprunner.parse import load_sweep
-    from sweeprunner.plan import describe_plan, render_plan
+    from sweeprunner.compile.compiler import compile_sweep
+    from sweeprunner.compile.plan import describe_plan, render_plan
+    from sweeprunner.config.parse import load_sweep
 
     spec = load_sweep(args.config, overrides=_overrides(args))
     plan = describe_plan(spec)
@@ -94,8 +94,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from sweeprunner.parse import load_sweep
-    from sweeprunner.sampling import grid_configs, random_configs
+    from sweeprunner.compile.sampling import grid_configs, random_configs
+    from sweeprunner.config.parse import load_sweep
 
     if args.n < 1:
         raise SweepConfigError.single(("-n",), f"must be >= 1, got {args.n}")
@@ -108,21 +108,21 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from sweeprunner.launch import LaunchOptions, run_sweep_file
+    from sweeprunner.run.launch import LaunchOptions, run_sweep_file
 
     options = LaunchOptions(address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus, quiet=args.quiet)
     return run_sweep_file(args.config, overrides=_overrides(args), options=options)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from sweeprunner.launch import LaunchOptions, resume_sweep
+    from sweeprunner.run.launch import LaunchOptions, resume_sweep
 
     options = LaunchOptions(address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus, quiet=args.quiet)
     return resume_sweep(args.directory, options=options)
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
-    from sweeprunner.results import print_results
+    from sweeprunner.results.tables import print_results
 
     return print_results(args.directory, top=args.top)
 

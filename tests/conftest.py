@@ -46,7 +46,7 @@ def standalone_trainable(tmp_path, monkeypatch):
     """A trainable called directly (no Ray): checkpoints in tmp, 1 CPU, a clean report history."""
     import torch
 
-    from sweeprunner import session
+    from sweeprunner.trial import session
 
     monkeypatch.setenv("SWEEPRUNNER_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
     monkeypatch.setenv("SWEEPRUNNER_NUM_CPUS", "1")

@@ -65,8 +65,8 @@ def test_cluster_rehearsal_plain_tune_job(tmp_path):
     assert len(report["trial_nodes"]) >= 2
 
 
-@pytest.mark.skipif(importlib.util.find_spec("sweeprunner.launch") is None,
-                    reason="sweeprunner.launch (the `run` command) is not written yet")
+@pytest.mark.skipif(importlib.util.find_spec("sweeprunner.run.launch") is None,
+                    reason="sweeprunner.run.launch (the `run` command) is not written yet")
 def test_cluster_rehearsal_sweeprunner_job(tmp_path):
     """The documented workflow: `python -m sweeprunner run <sweep.yaml> --address auto
     --storage ...` submitted with the job API to the token-protected autoscaling cluster."""

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sweeprunner import session
-from sweeprunner.command import (
+from sweeprunner.trial import session
+from sweeprunner.trial.adapters import make_trainable
+from sweeprunner.trial.command import (
     CommandError,
     CommandSpec,
     expand_command,
@@ -23,7 +24,6 @@ from sweeprunner.command import (
     sweep_args,
     terminate_group,
 )
-from sweeprunner.trainables.adapters import make_trainable
 
 SCRIPTS = Path(__file__).parent / "data" / "scripts"
 PY = sys.executable
@@ -242,13 +242,13 @@ def test_run_command_directly_with_a_spec(trial_dir):
 
 def _launcher_missing() -> bool:
     try:
-        import sweeprunner.launch  # noqa: F401
+        import sweeprunner.run.launch  # noqa: F401
     except ImportError:
         return True
     return False
 
 
-needs_launcher = pytest.mark.skipif(_launcher_missing(), reason="sweeprunner.launch not landed yet")
+needs_launcher = pytest.mark.skipif(_launcher_missing(), reason="sweeprunner.run.launch not landed yet")
 
 
 def _sweep(tmp_path, **extra):

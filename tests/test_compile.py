@@ -6,11 +6,11 @@ import pytest
 from ray.tune.schedulers import AsyncHyperBandScheduler, HyperBandScheduler, MedianStoppingRule
 from ray.tune.search import ConcurrencyLimiter
 
-from sweeprunner.compile import compile_sweep
+from sweeprunner.compile.compiler import compile_sweep
+from sweeprunner.compile.schedulers import TargetStopper, WandbHyperbandScheduler
+from sweeprunner.compile.searchers import PlannedSearcher
+from sweeprunner.config.parse import parse_sweep
 from sweeprunner.errors import SweepConfigError
-from sweeprunner.parse import parse_sweep
-from sweeprunner.schedulers import TargetStopper, WandbHyperbandScheduler
-from sweeprunner.searchers import PlannedSearcher
 
 
 def spec(**top):

@@ -27,10 +27,10 @@ try:
 except ImportError:  # pytest run without the repo root on sys.path
     import oracle  # type: ignore[no-redef]
 
+from sweeprunner.compile.hyperband import runs_to_stop, wandb_bands
+from sweeprunner.compile.sampling import grid_configs, random_configs
+from sweeprunner.config.parse import load_sweep, parse_sweep
 from sweeprunner.errors import SweepConfigError
-from sweeprunner.hyperband import runs_to_stop, wandb_bands
-from sweeprunner.parse import load_sweep, parse_sweep
-from sweeprunner.sampling import grid_configs, random_configs
 
 pytestmark = [
     pytest.mark.oracle,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from sweeprunner.compile import compile_sweep
+from sweeprunner.compile.compiler import compile_sweep
+from sweeprunner.compile.sampling import grid_configs
+from sweeprunner.config.parse import load_sweep
 from sweeprunner.errors import SweepConfigError
-from sweeprunner.parse import load_sweep
-from sweeprunner.sampling import grid_configs
 
 CORPUS = Path(__file__).parent / "data" / "wandb-configs"
 

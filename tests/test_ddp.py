@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sweeprunner import session
 from sweeprunner.trainables.vision import train
+from sweeprunner.trial import session
 
 TINY_DDP = {
     "architecture": "simple_cnn",

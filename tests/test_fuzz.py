@@ -7,10 +7,10 @@ import copy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sweeprunner.compile.plan import describe_plan, render_plan
+from sweeprunner.compile.sampling import grid_configs, random_configs
+from sweeprunner.config.parse import parse_sweep
 from sweeprunner.errors import SweepConfigError
-from sweeprunner.parse import parse_sweep
-from sweeprunner.plan import describe_plan, render_plan
-from sweeprunner.sampling import grid_configs, random_configs
 
 BASE = {
     "method": "bayes",

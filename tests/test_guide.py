@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from sweeprunner import distributions as d
-from sweeprunner.compile import compile_sweep
-from sweeprunner.parse import load_sweep, parse_sweep
-from sweeprunner.sampling import random_configs
+from sweeprunner.compile.compiler import compile_sweep
+from sweeprunner.compile.sampling import random_configs
+from sweeprunner.config import distributions as d
+from sweeprunner.config.parse import load_sweep, parse_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 GUIDE = Path(__file__).parent / "data" / "wandb-sweeps-guide.md"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sweeprunner.launch import LaunchOptions, run_sweep
-from sweeprunner.parse import load_sweep
+from sweeprunner.config.parse import load_sweep
+from sweeprunner.run.launch import LaunchOptions, run_sweep
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes" / "guide").glob("*.yaml"))
 

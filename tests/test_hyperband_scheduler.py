@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 from ray.tune.schedulers import TrialScheduler
 
-from sweeprunner.hyperband import band_thresholds, runs_to_stop, wandb_bands
-from sweeprunner.schedulers import WandbHyperbandScheduler
+from sweeprunner.compile.hyperband import band_thresholds, runs_to_stop, wandb_bands
+from sweeprunner.compile.schedulers import WandbHyperbandScheduler
 
 
 @pytest.mark.parametrize(("kwargs", "bands"), [

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from sweeprunner.config.parse import load_sweep, parse_sweep
 from sweeprunner.errors import SweepConfigError
-from sweeprunner.launch import LaunchOptions, run_sweep
-from sweeprunner.parse import load_sweep, parse_sweep
+from sweeprunner.run.launch import LaunchOptions, run_sweep
 
 pytestmark = pytest.mark.ray
 QUIET = LaunchOptions(quiet=True)

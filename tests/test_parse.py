@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from sweeprunner import distributions as d
+from sweeprunner.config import distributions as d
+from sweeprunner.config.parse import load_sweep, parse_sweep
+from sweeprunner.config.yamlio import load_yaml_text
 from sweeprunner.errors import SweepConfigError
-from sweeprunner.parse import load_sweep, parse_sweep
-from sweeprunner.yamlio import load_yaml_text
 
 
 def leaf(spec, *path):

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sweeprunner.parse import load_sweep
-from sweeprunner.sampling import random_configs
+from sweeprunner.compile.sampling import random_configs
+from sweeprunner.config.parse import load_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 

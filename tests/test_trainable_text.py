@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from sweeprunner import session
 from sweeprunner.trainables import resolve_trainable, text_assets
 from sweeprunner.trainables.text import train
+from sweeprunner.trial import session
 
 METRICS = {"eval/f1", "eval/accuracy", "eval/loss", "train/loss", "learning_rate", "epoch", "step"}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sweeprunner import session
 from sweeprunner.trainables import BUILTIN, resolve_trainable, toy
+from sweeprunner.trial import session
 
 
 @pytest.fixture(autouse=True)

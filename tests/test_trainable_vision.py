@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from sweeprunner import session
 from sweeprunner.trainables import resolve_trainable
 from sweeprunner.trainables.vision import train
 from sweeprunner.trainables.vision_models import build_model
+from sweeprunner.trial import session
 
 METRICS = {
     "train/loss",

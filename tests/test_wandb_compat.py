@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sweeprunner import session, wandb_compat
-from sweeprunner.trainables.adapters import make_trainable
+from sweeprunner.trial import session, wandb_compat
+from sweeprunner.trial.adapters import make_trainable
 
 SCRIPTS = Path(__file__).parent / "data" / "scripts"
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,7 +154,7 @@ def test_save_copies_files_into_the_trial_and_restore_reads_them(trial_dir, tmp_
 
 
 def test_jsonl_output_in_a_child_needs_no_ray(trial_dir):
-    code = ("from sweeprunner import wandb_compat as wandb\n"
+    code = ("from sweeprunner.trial import wandb_compat as wandb\n"
             "wandb.init(); wandb.log({'loss': 1.5}); wandb.finish()\n"
             "import sys; assert 'ray' not in sys.modules")
     env = {**os.environ, "SWEEPRUNNER_JSONL": "1", "PYTHONPATH": str(ROOT)}
@@ -165,11 +165,11 @@ def test_jsonl_output_in_a_child_needs_no_ray(trial_dir):
 
 
 def test_shim_makes_import_wandb_resolve_to_the_compat_module():
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "sweeprunner" / "_wandb_shim"),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "sweeprunner" / "trial" / "_wandb_shim"),
                                                          str(ROOT)])}
     out = subprocess.run([sys.executable, "-c", "import wandb; print(wandb.__name__, wandb.init)"],
                          env=env, capture_output=True, text=True, check=True, timeout=60).stdout
-    assert out.startswith("sweeprunner.wandb_compat <function init")
+    assert out.startswith("sweeprunner.trial.wandb_compat <function init")
 
 
 def test_api_guards(trial_dir):
@@ -244,21 +244,21 @@ def test_callable_targets_and_bad_targets(trial_dir):
 
 def _launcher_missing() -> bool:
     try:
-        import sweeprunner.launch  # noqa: F401
+        import sweeprunner.run.launch  # noqa: F401
     except ImportError:
         return True
     return False
 
 
-needs_launcher = pytest.mark.skipif(_launcher_missing(), reason="sweeprunner.launch not landed yet")
+needs_launcher = pytest.mark.skipif(_launcher_missing(), reason="sweeprunner.run.launch not landed yet")
 
 
 def run_cli_sweep(config: dict, tmp_path: Path, cwd: Path) -> tuple[int, list[dict]]:
     """`python -m sweeprunner run CONFIG --storage DIR --quiet`; rows of DIR/results.csv."""
     import csv
 
-    from sweeprunner.launch import LaunchOptions, run_sweep
-    from sweeprunner.parse import parse_sweep
+    from sweeprunner.config.parse import parse_sweep
+    from sweeprunner.run.launch import LaunchOptions, run_sweep
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     storage = tmp_path / "storage"

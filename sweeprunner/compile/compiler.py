@@ -16,10 +16,10 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from sweeprunner.distributions import Constant, Distribution
+from sweeprunner.compile.sampling import grid_configs, random_configs
+from sweeprunner.config.distributions import Constant, Distribution
+from sweeprunner.config.spec import LeafPath, SweepSpec
 from sweeprunner.errors import SweepConfigError
-from sweeprunner.sampling import grid_configs, random_configs
-from sweeprunner.spec import LeafPath, SweepSpec
 
 #: Default cap on concurrently running bayes trials (each suggestion should see earlier results).
 DEFAULT_BAYES_CONCURRENCY = 4
@@ -120,7 +120,7 @@ def build_search_alg(spec: SweepSpec, points: list[dict[str, Any]] | None, num_s
                      records_dir: str | None = None) -> Any:
     """grid/random replay their planned points; bayes asks Optuna."""
     if spec.method in ("grid", "random"):
-        from sweeprunner.searchers import PlannedSearcher
+        from sweeprunner.compile.searchers import PlannedSearcher
 
         return PlannedSearcher(points or [], records_dir=records_dir)
     import optuna
@@ -148,7 +148,7 @@ def build_scheduler(spec: SweepSpec, experiment_dir: str | None = None) -> Any:
     if et is None or et.type == "none":
         return None
     if et.type == "hyperband":
-        from sweeprunner.schedulers import WandbHyperbandScheduler
+        from sweeprunner.compile.schedulers import WandbHyperbandScheduler
 
         return WandbHyperbandScheduler(bands=et.bands, eta=et.eta, strict=et.strict, experiment_dir=experiment_dir)
     from ray.tune.schedulers import AsyncHyperBandScheduler, HyperBandScheduler, MedianStoppingRule
@@ -164,7 +164,7 @@ def build_scheduler(spec: SweepSpec, experiment_dir: str | None = None) -> Any:
 def build_stopper(spec: SweepSpec) -> Any:
     if spec.metric is None or spec.metric.target is None:
         return None
-    from sweeprunner.schedulers import TargetStopper
+    from sweeprunner.compile.schedulers import TargetStopper
 
     return TargetStopper(spec.metric.name, spec.metric.target, spec.metric.mode)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sweeprunner.compile import (
+from sweeprunner.compile.compiler import (
     DEFAULT_BAYES_CONCURRENCY,
     bayes_sampler,
     planned_points,
     trial_count,
 )
-from sweeprunner.spec import SweepSpec
+from sweeprunner.config.spec import SweepSpec
 
 SAMPLERS = {
     "tpe": "Optuna TPESampler(multivariate, constant_liar)",

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from sweeprunner.distributions import Constant
-from sweeprunner.spec import LeafPath, SweepSpec
+from sweeprunner.config.distributions import Constant
+from sweeprunner.config.spec import LeafPath, SweepSpec
 
 
 def set_leaf(config: dict[str, Any], path: LeafPath, value: Any) -> None:

@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.stopper import Stopper
 
-from sweeprunner.hyperband import runs_to_stop
+from sweeprunner.compile.hyperband import runs_to_stop
+from sweeprunner.trial.protocol import finite_number
 
 logger = logging.getLogger(__name__)
-
-
-def finite_number(value: Any) -> float | None:
-    """``value`` as a float when it is a finite real number, else None (NaN, inf, text, bools)."""
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 class WandbHyperbandScheduler(FIFOScheduler):
@@ -58,7 +47,7 @@ class WandbHyperbandScheduler(FIFOScheduler):
 
     def _rebuild_from_disk(self) -> None:
         """Load every trial's reported metric values from the sweep's records (resume after a restart)."""
-        from sweeprunner.records import history, trial_ids
+        from sweeprunner.results.records import history, trial_ids
 
         self._rebuilt = True
         if not self.experiment_dir:

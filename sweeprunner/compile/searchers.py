@@ -47,7 +47,7 @@ class PlannedSearcher(Searcher):
         """
         if not self.records_dir:
             return set()
-        from sweeprunner.records import RECORDS_DIR, read_json
+        from sweeprunner.results.records import RECORDS_DIR, read_json
 
         paths = (Path(self.records_dir) / RECORDS_DIR).glob("*.config.json")
         return {_key(read_json(path)) for path in paths}

@@ -13,9 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sweeprunner import distributions as d
-from sweeprunner.errors import Issue, KeyPath, SweepConfigError, did_you_mean
-from sweeprunner.spec import (
+from sweeprunner.config import distributions as d
+from sweeprunner.config.spec import (
     EarlyTerminate,
     Metric,
     ParamGroup,
@@ -23,7 +22,8 @@ from sweeprunner.spec import (
     RunnerSettings,
     SweepSpec,
 )
-from sweeprunner.yamlio import load_yaml_file
+from sweeprunner.config.yamlio import load_yaml_file
+from sweeprunner.errors import Issue, KeyPath, SweepConfigError, did_you_mean
 
 METHODS = ("grid", "random", "bayes")
 TOP_LEVEL_KEYS = (

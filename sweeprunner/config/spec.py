@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sweeprunner.distributions import Constant, Distribution
+from sweeprunner.config.distributions import Constant, Distribution
 
 Method = Literal["grid", "random", "bayes"]
 Goal = Literal["minimize", "maximize"]
@@ -60,7 +60,7 @@ class EarlyTerminate:
     @property
     def bands(self) -> list[int]:
         """The report counts at which trials are judged (W&B's hyperband bands)."""
-        from sweeprunner.hyperband import wandb_bands
+        from sweeprunner.compile.hyperband import wandb_bands
 
         return wandb_bands(min_iter=self.min_iter, max_iter=self.max_iter, s=self.s, eta=self.eta)
 

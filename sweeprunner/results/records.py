@@ -13,20 +13,15 @@ line), ``trials/<trial_id>.info.json`` (node and GPUs, from the trial), ``trial_
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
-
-from ray.tune import Callback
-
-from sweeprunner.session import jsonable
 
 RECORDS_DIR = "trials"
 EVENTS_FILE = "trial_events.jsonl"
 FINAL_EVENTS = ("finished", "stopped")
 
 
-def _append(path: Path, row: dict[str, Any]) -> None:
+def append_json_line(path: Path, row: dict[str, Any]) -> None:
     with open(path, "a") as f:
         f.write(json.dumps(row, default=str) + "\n")
 
@@ -76,50 +71,6 @@ def read_json(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return {}
-
-
-class TrialRecorder(Callback):
-    """Appends each trial's config, results and outcome to the sweep directory as they happen."""
-
-    def __init__(self, sweep_dir: str) -> None:
-        self.sweep_dir = sweep_dir
-        self.recorded: set[str] = finished_ids(sweep_dir)  # outcomes already final (a resumed sweep)
-        self.halted: dict[str, bool] = {}
-
-    @property
-    def _records(self) -> Path:
-        path = Path(self.sweep_dir) / RECORDS_DIR
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        path = self._records / f"{trial.trial_id}.config.json"
-        if not path.exists():
-            path.write_text(json.dumps(trial.config, default=str))
-
-    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        # Tune marks the result a scheduler or stopper acted on with done=True; a trainable that
-        # returns on its own leaves its last reported result at done=False.
-        self.halted[trial.trial_id] = bool(result.get("done"))
-        row = {k: jsonable(v) for k, v in result.items() if k != "config" and not isinstance(v, dict | list)}
-        _append(self._records / f"{trial.trial_id}.jsonl", row)
-
-    def outcome(self, trial_id: str) -> str:
-        return "stopped" if self.halted.get(trial_id) else "finished"
-
-    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._event(trial.trial_id, self.outcome(trial.trial_id))
-
-    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        error_file = getattr(trial, "error_file", None)
-        self._event(trial.trial_id, "errored", error=last_error_line(Path(error_file)) if error_file else None)
-
-    def _event(self, trial_id: str, event: str, **extra: Any) -> None:
-        if trial_id in self.recorded:
-            return
-        if event in FINAL_EVENTS:  # an errored trial may still be resumed; a finished one is final
-            self.recorded.add(trial_id)
-        _append(Path(self.sweep_dir) / EVENTS_FILE, {"trial_id": trial_id, "event": event, "time": time.time(), **extra})
 
 
 def set_aside_unknown(sweep_dir: str | Path, known: set[str]) -> list[str]:

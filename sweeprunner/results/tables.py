@@ -15,9 +15,16 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sweeprunner.records import RECORDS_DIR, events, history, last_error_line, read_json, trial_ids
-from sweeprunner.sampling import flatten
-from sweeprunner.schedulers import finite_number
+from sweeprunner.compile.sampling import flatten
+from sweeprunner.results.records import (
+    RECORDS_DIR,
+    events,
+    history,
+    last_error_line,
+    read_json,
+    trial_ids,
+)
+from sweeprunner.trial.protocol import finite_number
 
 LAUNCH_FILE = "sweeprunner.json"
 

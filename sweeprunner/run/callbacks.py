@@ -1,15 +1,25 @@
-"""Live progress of a running sweep: a refreshed line on a terminal, periodic lines otherwise."""
+"""The driver's Ray Tune callbacks: durable per-trial records and the live progress view."""
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
+from pathlib import Path
 from typing import Any, TextIO
 
 from ray.tune import Callback
 
-from sweeprunner.schedulers import finite_number
+from sweeprunner.results.records import (
+    EVENTS_FILE,
+    FINAL_EVENTS,
+    RECORDS_DIR,
+    append_json_line,
+    finished_ids,
+    last_error_line,
+)
+from sweeprunner.trial.protocol import finite_number, jsonable
 
 
 class ProgressView(Callback):
@@ -109,3 +119,47 @@ def _duration(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+class TrialRecorder(Callback):
+    """Appends each trial's config, results and outcome to the sweep directory as they happen."""
+
+    def __init__(self, sweep_dir: str) -> None:
+        self.sweep_dir = sweep_dir
+        self.recorded: set[str] = finished_ids(sweep_dir)  # outcomes already final (a resumed sweep)
+        self.halted: dict[str, bool] = {}
+
+    @property
+    def _records(self) -> Path:
+        path = Path(self.sweep_dir) / RECORDS_DIR
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        path = self._records / f"{trial.trial_id}.config.json"
+        if not path.exists():
+            path.write_text(json.dumps(trial.config, default=str))
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        # Tune marks the result a scheduler or stopper acted on with done=True; a trainable that
+        # returns on its own leaves its last reported result at done=False.
+        self.halted[trial.trial_id] = bool(result.get("done"))
+        row = {k: jsonable(v) for k, v in result.items() if k != "config" and not isinstance(v, dict | list)}
+        append_json_line(self._records / f"{trial.trial_id}.jsonl", row)
+
+    def outcome(self, trial_id: str) -> str:
+        return "stopped" if self.halted.get(trial_id) else "finished"
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._event(trial.trial_id, self.outcome(trial.trial_id))
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        error_file = getattr(trial, "error_file", None)
+        self._event(trial.trial_id, "errored", error=last_error_line(Path(error_file)) if error_file else None)
+
+    def _event(self, trial_id: str, event: str, **extra: Any) -> None:
+        if trial_id in self.recorded:
+            return
+        if event in FINAL_EVENTS:  # an errored trial may still be resumed; a finished one is final
+            self.recorded.add(trial_id)
+        append_json_line(Path(self.sweep_dir) / EVENTS_FILE, {"trial_id": trial_id, "event": event, "time": time.time(), **extra})

@@ -14,18 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sweeprunner.compile import CompiledSweep, compile_sweep
+from sweeprunner.compile.compiler import CompiledSweep, compile_sweep
+from sweeprunner.config.parse import load_sweep, parse_sweep
+from sweeprunner.config.spec import SweepSpec
 from sweeprunner.errors import SweepConfigError
-from sweeprunner.parse import load_sweep, parse_sweep
-from sweeprunner.records import (
+from sweeprunner.results.records import (
     RECORDS_DIR,
-    TrialRecorder,
     finished_ids,
     saved_trial_ids,
     set_aside_unknown,
 )
-from sweeprunner.results import LAUNCH_FILE, summary_table, write_results
-from sweeprunner.spec import SweepSpec
+from sweeprunner.results.tables import LAUNCH_FILE, summary_table, write_results
 
 #: Checkpoints kept per trial: the latest ones, enough to cover the last saved experiment state.
 CHECKPOINTS_TO_KEEP = 3
@@ -120,7 +119,7 @@ def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = N
     after a driver crash Ray may not have saved that state and would otherwise run it again.
     """
     from sweeprunner.trainables import BUILTIN
-    from sweeprunner.trainables.adapters import make_trainable
+    from sweeprunner.trial.adapters import make_trainable
 
     if not (spec.runner.trainable or spec.program or spec.command):
         raise SweepConfigError.single(("sweeprunner", "trainable"), "nothing to run: set sweeprunner.trainable "
@@ -180,7 +179,12 @@ def _run_config(spec: SweepSpec, compiled: CompiledSweep, sweep_dir: str, callba
 
 
 def _check_cluster(spec: SweepSpec, compiled: CompiledSweep, sweep_dir: str) -> None:
-    from sweeprunner.resources import autoscaler_node_types, check_fit, cluster_hosts, cluster_nodes
+    from sweeprunner.run.cluster import (
+        autoscaler_node_types,
+        check_fit,
+        cluster_hosts,
+        cluster_nodes,
+    )
 
     check_fit(compiled.resources, cluster_nodes(), autoscaler_node_types())
     check_storage(sweep_dir, cluster_hosts())
@@ -190,7 +194,7 @@ def wandb_callbacks(spec: SweepSpec) -> list[Any]:
     """Ray's WandbLoggerCallback when ``sweeprunner.log_to_wandb`` asks for it (real wandb needed)."""
     if not spec.runner.log_to_wandb:
         return []
-    from sweeprunner.trainables.adapters import wandb_logger_callback
+    from sweeprunner.trial.adapters import wandb_logger_callback
 
     try:
         return [wandb_logger_callback(project=spec.project or spec.name or "sweeprunner", entity=spec.entity,
@@ -201,7 +205,7 @@ def wandb_callbacks(spec: SweepSpec) -> list[Any]:
 
 def _callbacks(compiled: CompiledSweep, records_dir: str, quiet: bool) -> tuple[Any, list[Any]]:
     """The progress view and the callbacks (durable records first) for one fit."""
-    from sweeprunner.progress import ProgressView
+    from sweeprunner.run.callbacks import ProgressView, TrialRecorder
 
     metric = compiled.spec.metric
     recorder = TrialRecorder(records_dir)

@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from sweeprunner import session
+from sweeprunner.trial import session
 
 #: ``worker(config, rank, world_size, reporter, restore_dir)``; reporter is None off rank 0.
 Worker = Callable[[dict[str, Any], int, int, Callable[..., None] | None, str | None], None]

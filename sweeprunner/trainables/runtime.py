@@ -8,7 +8,7 @@ import random
 import numpy as np
 import torch
 
-from sweeprunner import session
+from sweeprunner.trial import session
 
 
 def trial_gpus() -> float:

@@ -14,13 +14,13 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from sweeprunner import session
 from sweeprunner.trainables import text_assets
 from sweeprunner.trainables.checkpointing import load_state, report_with_state
 from sweeprunner.trainables.optim import OPTIMIZERS, SCHEDULES, build_optimizer, warmup_schedule
 from sweeprunner.trainables.options import Options
 from sweeprunner.trainables.runtime import ensure_isatty, pick_device, seed_everything, set_threads
 from sweeprunner.trainables.text_data import load_text_data
+from sweeprunner.trial import session
 
 
 @dataclass(frozen=True)

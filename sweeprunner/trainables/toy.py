@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sweeprunner import session
+from sweeprunner.trial import session
 
 
 def _numbers(config: dict[str, Any], prefix: str = "") -> dict[str, float]:

@@ -16,7 +16,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
-from sweeprunner import session
 from sweeprunner.trainables import ddp
 from sweeprunner.trainables.checkpointing import load_state, report_with_state
 from sweeprunner.trainables.optim import OPTIMIZERS, build_optimizer, warmup_schedule
@@ -30,6 +29,7 @@ from sweeprunner.trainables.runtime import (
 )
 from sweeprunner.trainables.vision_data import DEFAULT_SIZE, kind_of, load_image_data
 from sweeprunner.trainables.vision_models import build_model, check_architecture
+from sweeprunner.trial import session
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sweeprunner import wandb_compat
-from sweeprunner.command import DEFAULT_COMMAND, CommandSpec, run_command
+from sweeprunner.trial import wandb_compat
+from sweeprunner.trial.command import DEFAULT_COMMAND, CommandSpec, run_command
 
 Trainable = Callable[[dict[str, Any]], None]
 

@@ -33,8 +33,8 @@ from typing import Any
 
 import yaml
 
-from sweeprunner import session
-from sweeprunner.wandb_compat import CONFIG_FILE_ENV, METRIC_ENV, RowMerger
+from sweeprunner.trial import session
+from sweeprunner.trial.wandb_compat import CONFIG_FILE_ENV, METRIC_ENV, RowMerger
 
 DEFAULT_COMMAND: tuple[str, ...] = ("${env}", "${interpreter}", "${program}", "${args}")
 #: Macros that stand for a whole command item (W&B's ``sweep_vars``), plus ``${envvar:NAME}``.
@@ -46,7 +46,7 @@ MACROS = frozenset({
 ENVVAR_RE = re.compile(r"\$\{envvar\:([A-Z0-9_]*)\}")   # W&B's pattern, verbatim
 PROTOCOL_KEY = "sweeprunner"
 _SHIM_ROOT = Path(__file__).resolve().parent / "_wandb_shim"
-_PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+_PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 
 
 class CommandError(RuntimeError):

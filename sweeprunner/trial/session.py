@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import shutil
 import sys
@@ -18,6 +17,8 @@ import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+from sweeprunner.trial.protocol import jsonable
 
 #: Rows reported while running outside Ray Tune (standalone mode).
 history: list[dict[str, Any]] = []
@@ -45,15 +46,6 @@ def _tune_context():
 def in_tune() -> bool:
     """True inside a Ray Tune trial."""
     return _tune_context() is not None
-
-
-def jsonable(value: Any) -> Any:
-    """A numpy/torch scalar as a Python number; NaN and inf as text (JSON has neither)."""
-    if hasattr(value, "item") and callable(value.item):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
 
 
 def report(metrics: Mapping[str, Any], *, checkpoint_dir: str | os.PathLike[str] | None = None) -> None:

@@ -1,6 +1,6 @@
 """The W&B run API a sweep ``train()`` uses, on top of :mod:`sweeprunner.session`. No server.
 
-Use it with ``from sweeprunner import wandb_compat as wandb`` or, with ``wandb_shim: true``,
+Use it with ``from sweeprunner.trial import wandb_compat as wandb`` or, with ``wandb_shim: true``,
 through a plain ``import wandb`` inside trials (see docs/trainable-api.md). Covered:
 ``init``, ``config`` (attribute and item access, nested), ``log``, ``summary``, ``save``,
 ``restore``, ``finish``, ``run``, plus no-op ``login``/``watch``/``define_metric``/``alert``.
@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from sweeprunner import session
+from sweeprunner.trial import session
 
 __all__ = [
     "AttrDict", "Config", "Run", "Summary", "init", "log", "save", "restore", "finish",

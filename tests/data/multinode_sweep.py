@@ -12,8 +12,8 @@ from pathlib import Path
 import ray
 from ray.cluster_utils import Cluster
 
-from sweeprunner.launch import LaunchOptions, run_sweep
-from sweeprunner.parse import parse_sweep
+from sweeprunner.config.parse import parse_sweep
+from sweeprunner.run.launch import LaunchOptions, run_sweep
 
 out = Path(sys.argv[1])
 cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "num_gpus": 0, "object_store_memory": 100 * 2**20})

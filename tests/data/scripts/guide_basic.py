@@ -3,7 +3,7 @@
 import torch
 import torch.nn as nn
 
-from sweeprunner import wandb_compat as wandb
+from sweeprunner.trial import wandb_compat as wandb
 
 torch.manual_seed(0)
 _X = torch.randn(64, 4)

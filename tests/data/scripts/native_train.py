@@ -4,7 +4,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from sweeprunner import session
+from sweeprunner.trial import session
 
 
 def train(config):

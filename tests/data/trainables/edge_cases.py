@@ -3,7 +3,7 @@
 import math
 import os
 
-from sweeprunner import session
+from sweeprunner.trial import session
 
 
 def nan_loss(config):

@@ -3,6 +3,6 @@
 
 import sys
 
-from sweeprunner import wandb_compat as _compat
+from sweeprunner.trial import wandb_compat as _compat
 
 sys.modules[__name__] = _compat

@@ -1,0 +1,5 @@
+"""The sweep directory's format and its readers: records, tables, best.yaml. No Ray import."""
+
+from sweeprunner.results.tables import load_trials, print_results, write_results
+
+__all__ = ["load_trials", "print_results", "write_results"]
