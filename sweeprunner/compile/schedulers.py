@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 from typing import Any
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
@@ -35,6 +33,13 @@ class WandbHyperbandScheduler(FIFOScheduler):
         self.stopped: set[str] = set()
         self._rebuilt = False
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled from Ray's saved tuner state on resume: read the resumed directory's records."""
+        from sweeprunner.results.records import repoint
+
+        self.__dict__.update(state)
+        self.experiment_dir = repoint(self.experiment_dir)
+
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
         if metric:
             self._metric = metric
@@ -47,7 +52,7 @@ class WandbHyperbandScheduler(FIFOScheduler):
 
     def _rebuild_from_disk(self) -> None:
         """Load every trial's reported metric values from the sweep's records (resume after a restart)."""
-        from sweeprunner.results.records import history, trial_ids
+        from sweeprunner.results.records import history, record_hyperband_rebuild, trial_ids
 
         self._rebuilt = True
         if not self.experiment_dir:
@@ -60,7 +65,7 @@ class WandbHyperbandScheduler(FIFOScheduler):
         if self.histories:
             logger.info("hyperband: rebuilt %d trial histories from %s", len(self.histories), self.experiment_dir)
             record = {"rebuilt_trials": len(self.histories), "reports": sum(map(len, self.histories.values()))}
-            (Path(self.experiment_dir) / "hyperband_rebuilt.json").write_text(json.dumps(record))
+            record_hyperband_rebuild(self.experiment_dir, record)
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         if not self._rebuilt:
