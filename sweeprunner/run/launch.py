@@ -330,13 +330,13 @@ def resume_sweep(directory: str, *, options: LaunchOptions = LaunchOptions()) ->
     recorded = info.get("experiment_path") or ""
     experiment_path = recorded if is_uri(recorded) else records_dir
     spec = parse_sweep(info["config"], source=info.get("source"))
-    if not tune.Tuner.can_restore(experiment_path):
-        raise SweepConfigError.single(("directory",), f"{experiment_path} has no Ray Tune experiment state to resume")
     try:
-        lock = SweepLock(records_dir).acquire()
+        lock = SweepLock(records_dir).acquire()  # a second `resume` of this directory stops here
     except OSError as exc:
         raise SweepConfigError.single(("directory",), f"{records_dir}: cannot lock it: {exc.strerror or exc}") from None
     try:
+        if not tune.Tuner.can_restore(experiment_path):
+            raise SweepConfigError.single(("directory",), f"{experiment_path} has no Ray Tune experiment state to resume")
         if os.path.isdir(info.get("workdir") or ""):
             os.chdir(info["workdir"])
         prepared = _prepare(spec, records_dir, options.quiet)
