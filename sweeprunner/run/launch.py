@@ -246,10 +246,9 @@ def _fit(prepared: _Prepared, *, experiment_path: str, records_dir: str, options
 
     compiled = prepared.compiled
     tuner: Tuner
+    if restore and not _restorable(compiled, experiment_path, records_dir):
+        restore = False  # start Ray afresh in the same directory; the records say what is done
     if restore:
-        for name in check_experiment_state(experiment_path):
-            print(f"warning: Ray's experiment state {name} is truncated (a full disk?): set aside as {name}.damaged; "
-                  "resuming from the previous one")
         known = None if is_uri(experiment_path) else saved_trial_ids(experiment_path)
         if known is not None:
             set_aside_unknown(records_dir, known)
@@ -276,6 +275,31 @@ def _fit(prepared: _Prepared, *, experiment_path: str, records_dir: str, options
     if experiment_path != records_dir:
         upload_results(records_dir, experiment_path)
     return code
+
+
+def _restorable(compiled: CompiledSweep, experiment_path: str, records_dir: str) -> bool:
+    """Can Ray restore its saved state? A truncated state (full disk) is set aside for the previous one.
+
+    With none left, a planned sweep (grid, random) goes on from the records: finished trials are
+    kept, unfinished ones are set aside and rerun from scratch. Other searchers can't: exit 2."""
+    from sweeprunner.compile.searchers import PlannedSearcher
+
+    damaged, readable = check_experiment_state(experiment_path)
+    if readable:
+        for name in damaged:
+            print(f"warning: Ray's experiment state {name} is truncated (a full disk?): set aside as "
+                  f"{name}.damaged; resuming from the previous one", flush=True)
+        return True
+    if not isinstance(compiled.search_alg, PlannedSearcher):
+        raise SweepConfigError.single(("directory",), f"{experiment_path}: Ray's experiment state {damaged[0]} is "
+                                      f"truncated (a full disk?) and no earlier one exists; a {compiled.spec.method} "
+                                      "sweep can't continue without it (`python -m sweeprunner results DIR` shows "
+                                      "what it recorded)")
+    rerun = set_aside_unknown(records_dir, set())
+    print(f"warning: Ray's experiment state {damaged[0]} is truncated (a full disk?): continuing from the sweep's "
+          f"records: {len(finished_ids(records_dir))} finished trial(s) kept, {len(rerun)} unfinished one(s) "
+          "rerun from scratch", flush=True)
+    return False
 
 
 def _find_cause(exc: BaseException | None, kinds: tuple[type[BaseException], ...]) -> BaseException | None:

@@ -229,28 +229,22 @@ def check_storage(directory: str, hosts: set[str]) -> None:
         "(set SWEEPRUNNER_SHARED_STORAGE=1 if it is shared but not detected)")
 
 
-def check_experiment_state(experiment_path: str) -> list[str]:
+def check_experiment_state(experiment_path: str) -> tuple[list[str], bool]:
     """Set aside Ray experiment-state files that don't parse (cut off by a full disk), so Ray restores
-    the newest readable one rather than silently starting over with no trials. Returns what was set
-    aside; raises a config error when no readable state is left."""
+    the newest readable one rather than silently starting over with no trials.
+
+    Returns the names set aside and whether a readable state is left."""
     if is_uri(experiment_path):
-        return []
-    states = sorted(Path(experiment_path).glob("experiment_state-*.json"))
+        return [], True
     damaged = []
-    for state in reversed(states):
+    for state in sorted(Path(experiment_path).glob("experiment_state-*.json"), reverse=True):
         try:
             json.loads(state.read_text())
-            break
+            return damaged, True
         except (OSError, ValueError):
             state.rename(state.with_name(state.name + ".damaged"))
             damaged.append(state.name)
-    else:
-        if damaged:
-            raise SweepConfigError.single(("directory",), f"{experiment_path}: Ray's experiment state {damaged[0]} "
-                                          "is truncated (a full disk?) and no earlier one exists, so the sweep "
-                                          "can't be resumed; `python -m sweeprunner results DIR` shows what it "
-                                          "recorded")
-    return damaged
+    return damaged, False
 
 
 def upload_results(records_dir: str, uri: str) -> None:
