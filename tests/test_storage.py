@@ -226,3 +226,29 @@ def test_reading_results_imports_no_ray(tmp_path):
             f"print_results({str(sweep_dir)!r}); assert 'ray' not in sys.modules, 'ray imported'")
     done = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_restarted_trial_starts_a_clean_history_and_keeps_the_old_attempt(tmp_path):
+    from types import SimpleNamespace
+
+    from sweeprunner.run.callbacks import TrialRecorder
+
+    sweep_dir = make_sweep_dir(tmp_path / "out", {"t1": (0.1, [0.9, 0.8, 0.7])})  # an earlier driver's records
+    recorder = TrialRecorder(str(sweep_dir))
+    trial = SimpleNamespace(trial_id="t1", config={"lr": 0.1})
+    recorder.on_trial_result(0, [], trial, {"loss": 0.95, "training_iteration": 1})  # restarted from scratch
+    recorder.on_trial_result(0, [], trial, {"loss": 0.85, "training_iteration": 2})
+    assert [row["loss"] for row in read_json_lines(history_path(sweep_dir, "t1"))] == [0.95, 0.85]
+    old = read_json_lines(sweep_dir / "trials" / "superseded" / "t1.attempt-1.jsonl")
+    assert [row["loss"] for row in old] == [0.9, 0.8, 0.7]
+
+
+def test_the_final_line_never_counts_negative_trials_left(tmp_path, capsys):
+    from sweeprunner.run.launch import _finish
+
+    sweep_dir = make_sweep_dir(tmp_path / "out", {f"t{i}": (0.1 * i, [1.0]) for i in range(1, 6)})
+    for trial_id in ("t6", "t7"):  # two more that never finished: more trials recorded than planned
+        write_json_atomic(config_path(sweep_dir, trial_id), {"lr": 0.5})
+    assert _finish(str(sweep_dir), 4, None) == 130
+    line = next(line for line in capsys.readouterr().out.splitlines() if "trial(s) left" in line)
+    assert line.startswith("interrupted with 2 trial(s) left")

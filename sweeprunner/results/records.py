@@ -225,3 +225,28 @@ def serve_sweep_dir(path: str) -> None:
 def repoint(path: str | None) -> str | None:
     """``path`` as unpickled, or the directory this driver serves (when it has records to point at)."""
     return _serving[0] if path is not None and _serving else path
+
+
+def start_attempt(sweep_dir: str | Path, trial_id: str, iteration: int) -> int:
+    """A trial reports ``iteration`` again: it restarted (from scratch, or from an older checkpoint).
+
+    Its recorded rows from ``iteration`` on move to ``trials/superseded/<id>.attempt-<n>.jsonl``
+    (kept, not read), so the history, the results and early stopping see only the current attempt.
+    Returns how many rows moved."""
+    rows = history(sweep_dir, trial_id)
+    keep = [row for row in rows if _iteration(row) < iteration]
+    redone = [row for row in rows if _iteration(row) >= iteration]
+    if not redone:
+        return 0
+    superseded = Path(sweep_dir) / RECORDS_DIR / SUPERSEDED_DIR
+    superseded.mkdir(exist_ok=True)
+    attempt = 1 + sum(1 for _ in superseded.glob(f"{trial_id}.attempt-*{_HISTORY}"))
+    write_atomic(superseded / f"{trial_id}.attempt-{attempt}{_HISTORY}",
+                 "".join(json.dumps(row, default=str) + "\n" for row in redone))
+    write_atomic(history_path(sweep_dir, trial_id), "".join(json.dumps(row, default=str) + "\n" for row in keep))
+    return len(redone)
+
+
+def _iteration(row: dict[str, Any]) -> int:
+    value = row.get("training_iteration")
+    return value if isinstance(value, int) else 0

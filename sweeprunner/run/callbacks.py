@@ -23,8 +23,10 @@ from sweeprunner.results.records import (
     append_json_line,
     config_path,
     finished_ids,
+    history,
     history_path,
     last_error_line,
+    start_attempt,
     write_json_atomic,
 )
 from sweeprunner.trial.protocol import finite_number, jsonable
@@ -163,6 +165,7 @@ class TrialRecorder(Callback):
         self.sweep_dir = sweep_dir
         self.recorded: set[str] = finished_ids(sweep_dir)  # outcomes already final (a resumed sweep)
         self.halted: dict[str, bool] = {}
+        self.last_iteration: dict[str, int] = {}
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_unpickle, ("recorder", dict(self.__dict__)))
@@ -184,8 +187,24 @@ class TrialRecorder(Callback):
         # Tune marks the result a scheduler or stopper acted on with done=True; a trainable that
         # returns on its own leaves its last reported result at done=False.
         self.halted[trial.trial_id] = bool(result.get("done"))
+        iteration = result.get("training_iteration")
+        if isinstance(iteration, int):
+            self._new_attempt_if_restarted(trial.trial_id, iteration)
         row = {k: jsonable(v) for k, v in result.items() if k != "config" and not isinstance(v, dict | list)}
         self._write(history_path(self.sweep_dir, trial.trial_id), append_json_line, row)
+
+    def _new_attempt_if_restarted(self, trial_id: str, iteration: int) -> None:
+        """A trial that restarted from scratch (no checkpoint) or an older checkpoint reports an
+        iteration already recorded: its redone rows are set aside, so its history starts clean."""
+        seen = self.__dict__.setdefault("last_iteration", {})
+        last = seen.get(trial_id)
+        if last is None:  # first result this driver sees: compare with what earlier drivers recorded
+            rows = history(self.sweep_dir, trial_id)
+            last = max((r["training_iteration"] for r in rows if isinstance(r.get("training_iteration"), int)),
+                       default=0)
+        if iteration <= last:
+            self._write(Path(self.sweep_dir), lambda sweep_dir, tid: start_attempt(sweep_dir, tid, iteration), trial_id)
+        seen[trial_id] = iteration
 
     def outcome(self, trial_id: str) -> str:
         return "stopped" if self.halted.get(trial_id) else "finished"
