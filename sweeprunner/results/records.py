@@ -33,7 +33,8 @@ RECORDS_DIR = "trials"
 SUPERSEDED_DIR = "superseded"
 EVENTS_FILE = "trial_events.jsonl"
 HYPERBAND_REBUILT_FILE = "hyperband_rebuilt.json"
-RESULT_FILES = ("results.csv", "results.parquet", "histories.csv", "best.yaml")
+RESULTS_CSV, RESULTS_PARQUET, HISTORIES_CSV, BEST_YAML = "results.csv", "results.parquet", "histories.csv", "best.yaml"
+RESULT_FILES = (RESULTS_CSV, RESULTS_PARQUET, HISTORIES_CSV, BEST_YAML)
 FINAL_EVENTS = ("finished", "stopped")
 _CONFIG, _INFO, _HISTORY = ".config.json", ".info.json", ".jsonl"
 

@@ -17,7 +17,11 @@ import yaml
 from sweeprunner.compile.sampling import flatten
 from sweeprunner.errors import SweepConfigError
 from sweeprunner.results.records import (
+    BEST_YAML,
+    HISTORIES_CSV,
     LAUNCH_FILE,
+    RESULTS_CSV,
+    RESULTS_PARQUET,
     events,
     history,
     info_path,
@@ -123,14 +127,14 @@ def write_results(sweep_dir: str | Path) -> pd.DataFrame:
     reason goes to ``trials.attrs["lost"]``."""
     sweep_dir = Path(sweep_dir)
     trials, histories = load_trials(sweep_dir)
-    write_atomic(sweep_dir / "results.csv", trials.to_csv(index=False))
-    parquet = sweep_dir / ".results.parquet.tmp"
+    write_atomic(sweep_dir / RESULTS_CSV, trials.to_csv(index=False))
+    parquet = sweep_dir / f".{RESULTS_PARQUET}.tmp"
     trials.astype({c: str for c in trials.columns if trials[c].dtype == object}).to_parquet(parquet, index=False)
-    parquet.replace(sweep_dir / "results.parquet")
-    write_atomic(sweep_dir / "histories.csv", histories.to_csv(index=False))
+    parquet.replace(sweep_dir / RESULTS_PARQUET)
+    write_atomic(sweep_dir / HISTORIES_CSV, histories.to_csv(index=False))
     text = _best_yaml(sweep_dir, trials)
     if text:
-        write_atomic(sweep_dir / "best.yaml", text)
+        write_atomic(sweep_dir / BEST_YAML, text)
     return trials
 
 
@@ -184,6 +188,6 @@ def print_results(sweep_dir: str | Path, top: int = 10) -> int:
         raise SweepConfigError.single(("directory",), f"{sweep_dir} holds no sweep trials")
     trials = write_results(sweep_dir)
     print(summary_table(trials, top))
-    print(f"\nfiles: {sweep_dir}/results.csv, results.parquet, histories.csv" +
-          (", best.yaml" if (sweep_dir / "best.yaml").is_file() else ""))
+    print(f"\nfiles: {sweep_dir}/{RESULTS_CSV}, {RESULTS_PARQUET}, {HISTORIES_CSV}" +
+          (f", {BEST_YAML}" if (sweep_dir / BEST_YAML).is_file() else ""))
     return 1 if (trials["status"] == "errored").any() else 0
