@@ -8,6 +8,7 @@ Orchestration only: where files go and who may write them is ``storage.py``; the
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,6 +77,10 @@ def connect(options: LaunchOptions) -> None:
     # killed driver's state must not point at a checkpoint that retention has since deleted.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # A failed trial's traceback goes to its error.txt and the summary names it with its last line;
+    # Ray would also print the whole traceback to the console, which sweeprunner never does.
+    os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
+    _one_line_ray_errors()
     if ray.is_initialized():
         return
     address = options.address or os.environ.get("RAY_ADDRESS")
@@ -90,6 +95,24 @@ def connect(options: LaunchOptions) -> None:
     # address="local": always a new embedded Ray, never a cluster that happens to run on this machine
     ray.init(address="local", num_cpus=options.num_cpus, num_gpus=options.num_gpus, include_dashboard=False,
              log_to_driver=False)
+
+
+class _OneLineErrors(logging.Filter):
+    """Ray logs some failures with a traceback (a failed experiment-state sync on a full disk); the
+    console gets the exception's last line instead, as everywhere in sweeprunner."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.msg, record.args = f"{record.getMessage()} {type(exc).__name__}: {exc}", ()
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _one_line_ray_errors() -> None:
+    for handler in logging.getLogger("ray").handlers + logging.getLogger().handlers:
+        if not any(isinstance(f, _OneLineErrors) for f in handler.filters):
+            handler.addFilter(_OneLineErrors())
 
 
 def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = None) -> Callable[[dict[str, Any]], None]:
