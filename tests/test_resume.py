@@ -202,3 +202,43 @@ def test_a_full_disk_stops_cleanly_and_resume_finishes_after_room_is_made(tmp_pa
         assert sorted(table["config.lr"]) == pytest.approx(sorted(lrs))
     finally:
         subprocess.run(["umount", "-l", str(full)], check=False)
+
+
+@pytest.mark.slow
+def test_a_trial_restarted_from_scratch_on_resume_gets_a_clean_history(tmp_path):
+    config = tmp_path / "sweep.yaml"
+    config.write_text("""
+method: grid
+metric: {name: loss, goal: minimize}
+parameters:
+  x: {values: [1, 2]}
+  steps: {value: 10}
+  sleep: {value: 0.5}
+sweeprunner: {trainable: "tests/data/trainables/edge_cases.py:no_checkpoint", max_concurrent_trials: 2}
+""")
+    sweep_dir = tmp_path / "out"
+    driver = subprocess.Popen([sys.executable, "-m", "sweeprunner", "run", str(config), "--storage", str(sweep_dir),
+                               "--num-cpus", "2", "--quiet"], cwd=REPO, env=ENV, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (len(result_rows(sweep_dir)) == 2
+                                                   and min(result_rows(sweep_dir).values()) >= 3):
+            time.sleep(0.2)
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        time.sleep(2)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(driver.pid, signal.SIGKILL)
+    before = result_rows(sweep_dir)
+    assert len(before) == 2 and min(before.values()) >= 3, before
+    resumed = resume(sweep_dir)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    histories = pd.read_csv(sweep_dir / "histories.csv")
+    for trial_id, rows in histories.groupby("trial_id"):
+        assert rows["training_iteration"].tolist() == list(range(1, 11)), trial_id  # one clean attempt
+        assert rows["step"].tolist() == list(range(10))
+        old = (sweep_dir / "trials" / "superseded" / f"{trial_id}.attempt-1.jsonl").read_text().splitlines()
+        assert len(old) >= 3  # the first attempt's rows are kept aside, not lost
+    assert set(pd.read_csv(sweep_dir / "results.csv")["iterations"]) == {10}
