@@ -264,6 +264,7 @@ def _storage_failed(records_dir: str, error: Exception) -> int:
 
 def _fit(prepared: _Prepared, *, experiment_path: str, records_dir: str, options: LaunchOptions, restore: bool) -> int:
     from ray import tune
+    from ray.tune import TuneError
 
     from sweeprunner.run.callbacks import RecordsUnwritable
 
@@ -290,7 +291,7 @@ def _fit(prepared: _Prepared, *, experiment_path: str, records_dir: str, options
         code = _finish(records_dir, compiled.num_samples, compiled.stopper)
     except (RecordsUnwritable, OSError) as exc:
         return _storage_failed(records_dir, exc)
-    except Exception as exc:  # Ray wraps a callback's exception (TuneError): find ours
+    except TuneError as exc:  # Ray may wrap a callback's exception: find ours
         cause = _find_cause(exc, (RecordsUnwritable, OSError))
         if cause is None:
             raise
