@@ -87,3 +87,19 @@ def test_scheduler_rebuilds_histories_from_disk_after_a_restart(tmp_path):
     assert feed(scheduler, "c", 2.0) == TrialScheduler.STOP
     assert scheduler.histories["a"] == [1.0, 0.9, 0.8] and scheduler.histories["b"] == [0.5, 0.4, 0.3]
     assert json.loads((tmp_path / "hyperband_rebuilt.json").read_text()) == {"rebuilt_trials": 2, "reports": 6}
+
+
+def test_a_trial_restarted_from_scratch_is_judged_on_its_new_attempt_only():
+    scheduler = make_scheduler()
+    for trial_id, value in (("a", 1.0), ("b", 0.5)):
+        scheduler.on_trial_result(None, SimpleNamespace(trial_id=trial_id), {"loss": value, "training_iteration": 1})
+    for i, value in enumerate([0.9, 0.8, 0.7], start=1):
+        scheduler.on_trial_result(None, SimpleNamespace(trial_id="c"), {"loss": value, "training_iteration": i})
+    # c restarts from scratch (no checkpoint): its report for iteration 1 is its first again, not its 4th
+    decision = scheduler.on_trial_result(None, SimpleNamespace(trial_id="c"), {"loss": 0.6, "training_iteration": 1})
+    assert scheduler.histories["c"] == [0.6] and scheduler.iterations["c"] == [1]
+    assert decision == TrialScheduler.CONTINUE  # band 1: V = [1.0, 0.5, 0.6] -> threshold 0.6; 0.6 is not worse
+    # a restart from an older checkpoint drops only the reports it redoes
+    scheduler.on_trial_result(None, SimpleNamespace(trial_id="c"), {"loss": 0.5, "training_iteration": 2})
+    scheduler.on_trial_result(None, SimpleNamespace(trial_id="c"), {"loss": 0.55, "training_iteration": 2})
+    assert scheduler.histories["c"] == [0.6, 0.55]

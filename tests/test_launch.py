@@ -150,3 +150,15 @@ def test_uri_storage_keeps_records_locally_and_uploads_results(ray_session, tmp_
     assert len(pd.read_csv(local / "results.csv")) == 2
     assert len(pd.read_csv(remote / "results.csv")) == 2 and (remote / "trials").is_dir()
     assert any(remote.glob("experiment_state*.json"))  # Ray's own files went to the URI
+
+
+def test_private_cluster_config_call_still_exists(ray_session):
+    """The one private Ray call (run/cluster.py: no public API gives the autoscaler's node types) still
+    exists in this Ray, and on a cluster without a v2 autoscaler it answers None, not an error."""
+    from ray._private.state import state
+
+    from sweeprunner.run.cluster import autoscaler_node_types, v2_cluster_config
+
+    assert callable(state.get_cluster_config)
+    assert v2_cluster_config() is None
+    assert autoscaler_node_types() == []

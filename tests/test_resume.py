@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -116,3 +118,127 @@ def test_ctrl_c_stops_cleanly_prints_how_to_resume_and_resume_finishes(tmp_path)
     resumed = resume(sweep_dir)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert len(pd.read_csv(sweep_dir / "results.csv")) == 6
+
+
+def run_cli(*args: str, cwd: Path = REPO, timeout: int = 400) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sweeprunner", *args], cwd=cwd, env=ENV, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_a_copied_sweep_directory_resumes_from_its_own_records(tmp_path):
+    config, sweep_dir, driver = start_sweep(tmp_path, "--quiet")
+    try:
+        wait_for_outcomes(sweep_dir, driver, 2)
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        time.sleep(2)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(driver.pid, signal.SIGKILL)
+    original_events = (sweep_dir / "trial_events.jsonl").read_text()
+    copy = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(sweep_dir, copy)
+    resumed = resume(copy)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    table = pd.read_csv(copy / "results.csv")
+    planned = sorted(c["lr"] for c in random_configs(load_sweep(config), 6, seed=3))
+    assert sorted(table["config.lr"]) == pytest.approx(planned)  # none skipped, none twice
+    assert (sweep_dir / "trial_events.jsonl").read_text() == original_events  # the original was not touched
+    assert not (sweep_dir / "results.csv").exists()
+
+
+GRID = """
+name: {name}
+method: grid
+metric: {{name: loss, goal: minimize}}
+parameters:
+  lr: {{values: {values}}}
+  epochs: {{value: {epochs}}}
+sweeprunner: {{trainable: toy, max_concurrent_trials: 2}}
+"""
+
+
+@pytest.mark.slow
+def test_two_runs_of_one_sweep_at_once_get_two_directories(tmp_path):
+    config = tmp_path / "sweep.yaml"
+    config.write_text(GRID.format(name="twice", epochs=1, values=[0.1, 0.03, 0.01, 0.003, 0.001]))
+    runs = [subprocess.Popen([sys.executable, "-m", "sweeprunner", "run", str(config), "--quiet", "--num-cpus", "1"],
+                             cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=400)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    directories = sorted((tmp_path / "sweeps" / "twice").iterdir())
+    assert len(directories) == 2
+    for directory in directories:
+        assert len(pd.read_csv(directory / "results.csv")) == 5
+        assert not (directory / "sweeprunner.lock").exists()  # released at the end
+
+
+@pytest.mark.slow
+def test_a_full_disk_stops_cleanly_and_resume_finishes_after_room_is_made(tmp_path):
+    full = tmp_path / "full"
+    full.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(full)], capture_output=True,
+                             text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip() or 'not root'})")
+    try:
+        config = tmp_path / "sweep.yaml"
+        lrs = [0.1, 0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001, 0.00003]
+        config.write_text(GRID.format(name="full-disk", epochs=30, values=lrs))
+        sweep_dir = full / "out"
+        run = run_cli("run", str(config), "--storage", str(sweep_dir), "--num-cpus", "2")
+        output = run.stdout + run.stderr
+        assert run.returncode == 1, output
+        assert "No space left on device" in output and "Traceback" not in output
+        assert f"continue with: python -m sweeprunner resume {sweep_dir}" in output
+        assert all(path.stat().st_size > 0 for path in (sweep_dir / "trials").glob("*.config.json"))
+        subprocess.run(["mount", "-o", "remount,size=20m", str(full)], check=True)  # make room
+        resumed = run_cli("resume", str(sweep_dir), "--num-cpus", "2")
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        table = pd.read_csv(sweep_dir / "results.csv")
+        assert len(table) == 8 and set(table["status"]) == {"finished"}
+        assert sorted(table["config.lr"]) == pytest.approx(sorted(lrs))
+    finally:
+        subprocess.run(["umount", "-l", str(full)], check=False)
+
+
+@pytest.mark.slow
+def test_a_trial_restarted_from_scratch_on_resume_gets_a_clean_history(tmp_path):
+    config = tmp_path / "sweep.yaml"
+    config.write_text("""
+method: grid
+metric: {name: loss, goal: minimize}
+parameters:
+  x: {values: [1, 2]}
+  steps: {value: 10}
+  sleep: {value: 0.5}
+sweeprunner: {trainable: "tests/data/trainables/edge_cases.py:no_checkpoint", max_concurrent_trials: 2}
+""")
+    sweep_dir = tmp_path / "out"
+    driver = subprocess.Popen([sys.executable, "-m", "sweeprunner", "run", str(config), "--storage", str(sweep_dir),
+                               "--num-cpus", "2", "--quiet"], cwd=REPO, env=ENV, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (len(result_rows(sweep_dir)) == 2
+                                                   and min(result_rows(sweep_dir).values()) >= 3):
+            time.sleep(0.2)
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        time.sleep(2)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(driver.pid, signal.SIGKILL)
+    before = result_rows(sweep_dir)
+    assert len(before) == 2 and min(before.values()) >= 3, before
+    resumed = resume(sweep_dir)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    histories = pd.read_csv(sweep_dir / "histories.csv")
+    for trial_id, rows in histories.groupby("trial_id"):
+        assert rows["training_iteration"].tolist() == list(range(1, 11)), trial_id  # one clean attempt
+        assert rows["step"].tolist() == list(range(10))
+        old = (sweep_dir / "trials" / "superseded" / f"{trial_id}.attempt-1.jsonl").read_text().splitlines()
+        assert len(old) >= 3  # the first attempt's rows are kept aside, not lost
+    assert set(pd.read_csv(sweep_dir / "results.csv")["iterations"]) == {10}

@@ -6,7 +6,6 @@ import copy
 import json
 import os
 import pickle
-from pathlib import Path
 from typing import Any
 
 from ray.tune.search import Searcher
@@ -25,6 +24,13 @@ class PlannedSearcher(Searcher):
         self.points = [copy.deepcopy(p) for p in points]
         self.next_index = 0
         self.records_dir = records_dir
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled from Ray's saved tuner state on resume: read the resumed directory's records."""
+        from sweeprunner.results.records import repoint
+
+        self.__dict__.update(state)
+        self.records_dir = repoint(self.records_dir)
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         self._metric, self._mode = metric, mode
@@ -47,10 +53,9 @@ class PlannedSearcher(Searcher):
         """
         if not self.records_dir:
             return set()
-        from sweeprunner.results.records import RECORDS_DIR, read_json
+        from sweeprunner.results.records import claimed_configs
 
-        paths = (Path(self.records_dir) / RECORDS_DIR).glob("*.config.json")
-        return {_key(read_json(path)) for path in paths}
+        return {_key(config) for config in claimed_configs(self.records_dir)}
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         return None

@@ -7,7 +7,6 @@ add the error text when the records lack it.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -16,42 +15,51 @@ import pandas as pd
 import yaml
 
 from sweeprunner.compile.sampling import flatten
+from sweeprunner.errors import SweepConfigError
 from sweeprunner.results.records import (
-    RECORDS_DIR,
+    BEST_YAML,
+    HISTORIES_CSV,
+    LAUNCH_FILE,
+    RESULTS_CSV,
+    RESULTS_PARQUET,
     events,
     history,
+    info_path,
     last_error_line,
+    launch_info,
     read_json,
+    trial_config,
     trial_ids,
+    write_atomic,
 )
 from sweeprunner.trial.protocol import finite_number
 
-LAUNCH_FILE = "sweeprunner.json"
+__all__ = ["LAUNCH_FILE", "best_sweep_config", "launch_info", "load_trials", "print_results", "summary_table",
+           "write_results"]
 
 
 def _ray_trial_dir(sweep_dir: Path, trial_id: str) -> Path | None:
     return next(iter(sorted(sweep_dir.glob(f"*_{trial_id}_*"))), None)
 
 
-def launch_info(sweep_dir: str | Path) -> dict[str, Any]:
-    """What ``run`` recorded about this sweep (config, working directory, metric)."""
-    path = Path(sweep_dir) / LAUNCH_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 def load_trials(sweep_dir: str | Path, metric: str | None = None, mode: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(trials, histories)`` for a sweep directory; one row per trial, one per report."""
+    """``(trials, histories)`` for a sweep directory; one row per trial, one per report.
+
+    Damaged records (torn lines, an unreadable config) are recovered as far as they can be; what was
+    lost is listed in ``trials.attrs["lost"]``."""
     sweep_dir = Path(sweep_dir)
     info = launch_info(sweep_dir)
     metric = metric or info.get("metric")
     mode = mode or info.get("mode")
-    outcomes = events(sweep_dir)
+    lost: list[str] = []
+    outcomes = events(sweep_dir, lost)
     rows, history_rows = [], []
     for trial_id in trial_ids(sweep_dir):
-        records = sweep_dir / RECORDS_DIR
-        config = read_json(records / f"{trial_id}.config.json")
-        results = history(sweep_dir, trial_id)
-        trial_info = read_json(records / f"{trial_id}.info.json")
+        config = trial_config(sweep_dir, trial_id)
+        if config is None:
+            lost.append(f"trial {trial_id}: its config record is unreadable (truncated?): its parameters are lost")
+        results = history(sweep_dir, trial_id, lost)
+        trial_info = read_json(info_path(sweep_dir, trial_id))
         ray_dir = _ray_trial_dir(sweep_dir, trial_id)
         values = [finite_number(r.get(metric)) if metric else None for r in results]
         finite = [v for v in values if v is not None]
@@ -73,7 +81,7 @@ def load_trials(sweep_dir: str | Path, metric: str | None = None, mode: str | No
             "gpu_ids": ",".join(map(str, trial_info.get("gpu_ids", []))),
             "error": error,
             "trial_dir": ray_dir.name if ray_dir else None,
-            **{f"config.{k}": v for k, v in flatten(config).items()},
+            **{f"config.{k}": v for k, v in flatten(config or {}).items()},
         })
         history_rows += [{"trial_id": trial_id, **r} for r in results]
     trials = pd.DataFrame(rows)
@@ -82,7 +90,7 @@ def load_trials(sweep_dir: str | Path, metric: str | None = None, mode: str | No
         key = trials["best_metric"].fillna(worst)
         trials = trials.assign(_key=key).sort_values("_key", ascending=(mode != "max"), kind="stable").drop(columns="_key")
         trials = trials.reset_index(drop=True)
-    trials.attrs.update({"metric": metric, "mode": mode})
+    trials.attrs.update({"metric": metric, "mode": mode, "lost": lost})
     return trials, pd.DataFrame(history_rows)
 
 
@@ -113,27 +121,51 @@ def best_sweep_config(raw_config: dict[str, Any], best_config: dict[str, Any]) -
 
 
 def write_results(sweep_dir: str | Path) -> pd.DataFrame:
-    """Write results.csv, results.parquet, histories.csv and best.yaml; return the trials table."""
+    """Write results.csv, results.parquet, histories.csv and best.yaml; return the trials table.
+
+    best.yaml is written only when it is a valid sweep (checked with ``parse_sweep``); otherwise the
+    reason goes to ``trials.attrs["lost"]``."""
     sweep_dir = Path(sweep_dir)
     trials, histories = load_trials(sweep_dir)
-    trials.to_csv(sweep_dir / "results.csv", index=False)
-    trials.astype({c: str for c in trials.columns if trials[c].dtype == object}).to_parquet(sweep_dir / "results.parquet", index=False)
-    histories.to_csv(sweep_dir / "histories.csv", index=False)
+    write_atomic(sweep_dir / RESULTS_CSV, trials.to_csv(index=False))
+    parquet = sweep_dir / f".{RESULTS_PARQUET}.tmp"
+    trials.astype({c: str for c in trials.columns if trials[c].dtype == object}).to_parquet(parquet, index=False)
+    parquet.replace(sweep_dir / RESULTS_PARQUET)
+    write_atomic(sweep_dir / HISTORIES_CSV, histories.to_csv(index=False))
+    text = _best_yaml(sweep_dir, trials)
+    if text:
+        write_atomic(sweep_dir / BEST_YAML, text)
+    return trials
+
+
+def _best_yaml(sweep_dir: Path, trials: pd.DataFrame) -> str | None:
+    """best.yaml's text for the best trial whose config is readable, when it is a valid sweep."""
+    from sweeprunner.config.parse import parse_sweep
+
     info = launch_info(sweep_dir)
     scored = trials[trials["best_metric"].notna()] if "best_metric" in trials else trials.iloc[0:0]
-    if info.get("config") and not scored.empty and trials.attrs.get("metric"):
-        best_config = read_json(sweep_dir / RECORDS_DIR / f"{scored.iloc[0]['trial_id']}.config.json")
-        text = yaml.safe_dump(best_sweep_config(info["config"], best_config), sort_keys=False)
-        header = (f"# Best trial {scored.iloc[0]['trial_id']} of {sweep_dir}: {trials.attrs['metric']} = "
-                  f"{scored.iloc[0]['best_metric']:.6g}\n# Retrain it: python -m sweeprunner best.yaml\n")
-        (sweep_dir / "best.yaml").write_text(header + text)
-    return trials
+    if not info.get("config") or not trials.attrs.get("metric"):
+        return None
+    for _, best in scored.iterrows():
+        best_config = trial_config(sweep_dir, best["trial_id"])
+        if best_config is None:
+            continue
+        sweep = best_sweep_config(info["config"], best_config)
+        try:
+            parse_sweep(sweep)
+        except (SweepConfigError, ValueError, TypeError) as exc:
+            trials.attrs["lost"].append(f"best.yaml not written: the best trial's config is not a valid sweep ({exc})")
+            return None
+        header = (f"# Best trial {best['trial_id']} of {sweep_dir}: {trials.attrs['metric']} = "
+                  f"{best['best_metric']:.6g}\n# Retrain it: python -m sweeprunner best.yaml\n")
+        return header + yaml.safe_dump(sweep, sort_keys=False)
+    return None
 
 
 def summary_table(trials: pd.DataFrame, top: int = 10) -> str:
     """The top trials with their parameters and metric, as text."""
     if trials.empty:
-        return "no trials"
+        return "\n".join(["no trials", *(f"warning: damaged records: {p}" for p in trials.attrs.get("lost", []))])
     config_cols = [c for c in trials.columns if c.startswith("config.") and trials[c].astype(str).nunique() > 1]
     cols = ["trial_id", "status", "iterations", "best_metric", *config_cols]
     table = trials[cols].head(top).rename(columns=lambda c: c.removeprefix("config."))
@@ -144,18 +176,18 @@ def summary_table(trials: pd.DataFrame, top: int = 10) -> str:
     errors = trials[trials["status"] == "errored"]
     for _, row in errors.iterrows():
         text += f"\nerrored {row['trial_id']}: {row['error']}"
+    for problem in trials.attrs.get("lost", []):
+        text += f"\nwarning: damaged records: {problem}"
     return text
 
 
 def print_results(sweep_dir: str | Path, top: int = 10) -> int:
     """``sweeprunner results DIR``: print the table and (re)write the result files."""
-    from sweeprunner.errors import SweepConfigError
-
     sweep_dir = Path(sweep_dir)
     if not trial_ids(sweep_dir):
         raise SweepConfigError.single(("directory",), f"{sweep_dir} holds no sweep trials")
     trials = write_results(sweep_dir)
     print(summary_table(trials, top))
-    print(f"\nfiles: {sweep_dir}/results.csv, results.parquet, histories.csv" +
-          (", best.yaml" if (sweep_dir / "best.yaml").is_file() else ""))
+    print(f"\nfiles: {sweep_dir}/{RESULTS_CSV}, {RESULTS_PARQUET}, {HISTORIES_CSV}" +
+          (f", {BEST_YAML}" if (sweep_dir / BEST_YAML).is_file() else ""))
     return 1 if (trials["status"] == "errored").any() else 0

@@ -1,25 +1,59 @@
-"""The driver's Ray Tune callbacks: durable per-trial records and the live progress view."""
+"""The driver's Ray Tune callbacks: durable per-trial records and the live progress view.
+
+Ray pickles the run's callbacks into ``tuner.pkl`` and ``Tuner.restore`` (Ray 2.60) takes no
+callbacks, so a resumed sweep would get the pickled copies: the original directory's paths and
+the first driver's output settings. Instead, these callbacks unpickle to the ones the current
+driver built with :func:`driver_callbacks` (plain Python pickling, no private Ray API); without a
+driver (unpickled elsewhere) they unpickle to copies as usual.
+"""
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ray.tune import Callback
 
 from sweeprunner.results.records import (
     EVENTS_FILE,
     FINAL_EVENTS,
-    RECORDS_DIR,
     append_json_line,
+    config_path,
     finished_ids,
+    history,
+    history_path,
     last_error_line,
+    start_attempt,
+    write_json_atomic,
 )
 from sweeprunner.trial.protocol import finite_number, jsonable
+
+if TYPE_CHECKING:
+    from ray.tune.experiment import Trial
+
+_LIVE: dict[str, Callback] = {}
+
+
+def _unpickle(kind: str, state: dict[str, Any]) -> Callback:
+    """The current driver's callback of this kind, else a copy made from ``state``."""
+    live = _LIVE.get(kind)
+    if live is not None:
+        return live
+    cls = {"recorder": TrialRecorder, "progress": ProgressView}[kind]
+    callback = cls.__new__(cls)
+    callback.__dict__.update(state)
+    return callback
+
+
+class RecordsUnwritable(Exception):
+    """The sweep directory can't be written (full disk, read-only): the sweep must stop; resume continues it."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        super().__init__(f"{path}: {error.strerror or error}")
+        self.path, self.error = path, error
 
 
 class ProgressView(Callback):
@@ -39,7 +73,7 @@ class ProgressView(Callback):
         self.interval_s = interval_s
         self.started_at = time.monotonic()
         self.running: set[str] = set()
-        self.finished: set[str] = set()
+        self.finished: set[str] = set(getattr(recorder, "recorded", ()))  # final before a resume
         self.stopped: set[str] = set()
         self.errored: set[str] = set()
         self.best: float | None = None
@@ -52,6 +86,9 @@ class ProgressView(Callback):
 
     def __getstate__(self) -> dict[str, Any]:  # Tune pickles callbacks with the experiment
         return {**self.__dict__, "_stream": None}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_unpickle, ("progress", self.__getstate__()))
 
     # --- Ray Tune callback hooks ---
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -128,24 +165,46 @@ class TrialRecorder(Callback):
         self.sweep_dir = sweep_dir
         self.recorded: set[str] = finished_ids(sweep_dir)  # outcomes already final (a resumed sweep)
         self.halted: dict[str, bool] = {}
+        self.last_iteration: dict[str, int] = {}
 
-    @property
-    def _records(self) -> Path:
-        path = Path(self.sweep_dir) / RECORDS_DIR
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_unpickle, ("recorder", dict(self.__dict__)))
 
-    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        path = self._records / f"{trial.trial_id}.config.json"
+    def _write(self, path: Path, write: Any, data: Any) -> None:
+        """Write one record; OSError (full disk, read-only storage) stops the sweep as RecordsUnwritable."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write(path, data)
+        except OSError as exc:
+            raise RecordsUnwritable(path, exc) from exc
+
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        path = config_path(self.sweep_dir, trial.trial_id)
         if not path.exists():
-            path.write_text(json.dumps(trial.config, default=str))
+            self._write(path, write_json_atomic, trial.config)
 
-    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any) -> None:
         # Tune marks the result a scheduler or stopper acted on with done=True; a trainable that
         # returns on its own leaves its last reported result at done=False.
         self.halted[trial.trial_id] = bool(result.get("done"))
+        iteration = result.get("training_iteration")
+        if isinstance(iteration, int):
+            self._new_attempt_if_restarted(trial.trial_id, iteration)
         row = {k: jsonable(v) for k, v in result.items() if k != "config" and not isinstance(v, dict | list)}
-        append_json_line(self._records / f"{trial.trial_id}.jsonl", row)
+        self._write(history_path(self.sweep_dir, trial.trial_id), append_json_line, row)
+
+    def _new_attempt_if_restarted(self, trial_id: str, iteration: int) -> None:
+        """A trial that restarted from scratch (no checkpoint) or an older checkpoint reports an
+        iteration already recorded: its redone rows are set aside, so its history starts clean."""
+        seen = self.__dict__.setdefault("last_iteration", {})
+        last = seen.get(trial_id)
+        if last is None:  # first result this driver sees: compare with what earlier drivers recorded
+            rows = history(self.sweep_dir, trial_id)
+            last = max((r["training_iteration"] for r in rows if isinstance(r.get("training_iteration"), int)),
+                       default=0)
+        if iteration <= last:
+            self._write(Path(self.sweep_dir), lambda sweep_dir, tid: start_attempt(sweep_dir, tid, iteration), trial_id)
+        seen[trial_id] = iteration
 
     def outcome(self, trial_id: str) -> str:
         return "stopped" if self.halted.get(trial_id) else "finished"
@@ -162,4 +221,14 @@ class TrialRecorder(Callback):
             return
         if event in FINAL_EVENTS:  # an errored trial may still be resumed; a finished one is final
             self.recorded.add(trial_id)
-        append_json_line(Path(self.sweep_dir) / EVENTS_FILE, {"trial_id": trial_id, "event": event, "time": time.time(), **extra})
+        self._write(Path(self.sweep_dir) / EVENTS_FILE, append_json_line,
+                    {"trial_id": trial_id, "event": event, "time": time.time(), **extra})
+
+
+def driver_callbacks(records_dir: str, *, total: int, metric: str | None, mode: str | None,
+                     quiet: bool) -> tuple[ProgressView, TrialRecorder]:
+    """This driver's recorder and progress view; Ray's pickled copies (resume) unpickle to these."""
+    recorder = TrialRecorder(records_dir)
+    progress = ProgressView(total=total, metric=metric, mode=mode, recorder=recorder, quiet=quiet)
+    _LIVE.update(recorder=recorder, progress=progress)
+    return progress, recorder

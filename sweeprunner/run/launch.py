@@ -1,35 +1,57 @@
-"""Run a sweep on Ray: connect (embedded local Ray or a cluster), check fit, Tuner.fit, results.
+"""Run a sweep on Ray: claim the directory, connect (embedded local Ray or a cluster), check fit,
+Tuner.fit, results.
 
-The only module with side effects on Ray. ``run_sweep_file`` and ``resume_sweep`` return the
-CLI exit code: 0 success, 1 some trials errored, 130 interrupted.
+Orchestration only: where files go and who may write them is ``storage.py``; the callbacks are
+``callbacks.py``. ``run_sweep_file`` and ``resume_sweep`` return the CLI exit code: 0 success,
+1 some trials errored (or the storage failed mid-run), 130 interrupted.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
+import logging
 import os
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sweeprunner.compile.compiler import CompiledSweep, compile_sweep
 from sweeprunner.config.parse import load_sweep, parse_sweep
 from sweeprunner.config.spec import SweepSpec
 from sweeprunner.errors import SweepConfigError
 from sweeprunner.results.records import (
-    RECORDS_DIR,
+    LAUNCH_FILE,
     finished_ids,
+    launch_info,
+    record_trial_info,
     saved_trial_ids,
+    serve_sweep_dir,
     set_aside_unknown,
 )
-from sweeprunner.results.tables import LAUNCH_FILE, summary_table, write_results
+from sweeprunner.results.tables import load_trials, summary_table, write_results
+from sweeprunner.run.storage import (
+    SweepLock,
+    check_experiment_state,
+    check_storage,
+    claim_sweep_directory,
+    is_uri,
+    records_directory,
+    slug,
+    sweep_directory,
+    upload_results,
+    write_launch_file,
+)
+
+if TYPE_CHECKING:
+    from ray.tune import Callback, RunConfig, Tuner
+
+    from sweeprunner.run.callbacks import ProgressView
+
+__all__ = ["LaunchOptions", "connect", "make_trial_function", "records_directory", "resume_sweep", "run_sweep",
+           "run_sweep_file", "sweep_directory", "upload_results"]
 
 #: Checkpoints kept per trial: the latest ones, enough to cover the last saved experiment state.
 CHECKPOINTS_TO_KEEP = 3
-SHARED_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "lustre", "gpfs", "beegfs", "ceph", "glusterfs", "fuse")
-_URI = re.compile(r"^[a-z][a-z0-9+.-]*://")
 
 
 @dataclass(frozen=True)
@@ -40,47 +62,6 @@ class LaunchOptions:
     num_cpus: int | None = None
     num_gpus: int | None = None
     quiet: bool = False
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "sweep"
-
-
-def sweep_directory(spec: SweepSpec, now: dt.datetime | None = None) -> str:
-    """Where results go: ``sweeprunner.storage`` as given, else ``./sweeps/<name>/<timestamp>`` (absolute)."""
-    if spec.runner.storage:
-        storage = spec.runner.storage
-        return storage.rstrip("/") if _URI.match(storage) else str(Path(storage).expanduser().resolve())
-    name = _slug(spec.name or (Path(spec.source).stem if spec.source else "sweep"))
-    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
-    return str((Path.cwd() / "sweeps" / name / stamp).resolve())
-
-
-def _filesystem_type(path: Path) -> str:
-    """The mount's filesystem type for ``path`` (from /proc/mounts), or ''."""
-    best, fstype = "", ""
-    try:
-        for line in Path("/proc/mounts").read_text().splitlines():
-            parts = line.split()
-            if len(parts) >= 3 and str(path).startswith(parts[1]) and len(parts[1]) >= len(best):
-                best, fstype = parts[1], parts[2]
-    except OSError:
-        pass
-    return fstype
-
-
-def check_storage(directory: str, hosts: set[str]) -> None:
-    """A cluster spanning several hosts needs storage every node can reach."""
-    if _URI.match(directory) or len(hosts) <= 1 or os.environ.get("SWEEPRUNNER_SHARED_STORAGE") == "1":
-        return
-    fstype = _filesystem_type(Path(directory))
-    if fstype.startswith(SHARED_FILESYSTEMS):
-        return
-    raise SweepConfigError.single(
-        ("sweeprunner", "storage"),
-        f"{directory} is on this node only ({fstype or 'local'} filesystem) but the cluster has {len(hosts)} hosts: "
-        "set --storage s3://bucket/path (or gs://), or a shared filesystem path mounted on every node "
-        "(set SWEEPRUNNER_SHARED_STORAGE=1 if it is shared but not detected)")
 
 
 def connect(options: LaunchOptions) -> None:
@@ -96,6 +77,10 @@ def connect(options: LaunchOptions) -> None:
     # killed driver's state must not point at a checkpoint that retention has since deleted.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # A failed trial's traceback goes to its error.txt and the summary names it with its last line;
+    # Ray would also print the whole traceback to the console, which sweeprunner never does.
+    os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
+    _one_line_ray_errors()
     if ray.is_initialized():
         return
     address = options.address or os.environ.get("RAY_ADDRESS")
@@ -112,7 +97,25 @@ def connect(options: LaunchOptions) -> None:
              log_to_driver=False)
 
 
-def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = None) -> Any:
+class _OneLineErrors(logging.Filter):
+    """Ray logs some failures with a traceback (a failed experiment-state sync on a full disk); the
+    console gets the exception's last line instead, as everywhere in sweeprunner."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.msg, record.args = f"{record.getMessage()} {type(exc).__name__}: {exc}", ()
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _one_line_ray_errors() -> None:
+    for handler in logging.getLogger("ray").handlers + logging.getLogger().handlers:
+        if not any(isinstance(f, _OneLineErrors) for f in handler.filters):
+            handler.addFilter(_OneLineErrors())
+
+
+def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = None) -> Callable[[dict[str, Any]], None]:
     """The function each trial runs: the user's trainable, in the user's directory, seeing only its GPUs.
 
     A trial that the sweep's event log already records as finished or stopped returns at once:
@@ -151,14 +154,10 @@ def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = N
                 "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
                 "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid()}
         if sweep_dir and os.path.isdir(sweep_dir):  # the sweep directory is reachable from this node
-            records = Path(sweep_dir) / RECORDS_DIR
-            records.mkdir(exist_ok=True)
-            path = records / f"{trial_id}.info.json"
-            starts = json.loads(path.read_text()).get("starts", []) if path.is_file() else []
-            path.write_text(json.dumps({**info, "starts": [*starts, info]}))  # one entry per (re)start
+            record_trial_info(sweep_dir, trial_id, info)
         inner(config)
 
-    trial.__name__ = _slug(spec.runner.trainable or Path(spec.program or "command").stem).replace("-", "_").replace(".", "_")
+    trial.__name__ = slug(spec.runner.trainable or Path(spec.program or "command").stem).replace("-", "_").replace(".", "_")
     return trial
 
 
@@ -167,18 +166,18 @@ def _reuse_actors(spec: SweepSpec) -> bool:
     return spec.runner.resources.gpu == 0
 
 
-def _run_config(spec: SweepSpec, compiled: CompiledSweep, sweep_dir: str, callbacks: list[Any]) -> Any:
+def _run_config(compiled: CompiledSweep, sweep_dir: str, callbacks: list[Callback]) -> RunConfig:
     from ray.tune import CheckpointConfig, FailureConfig, RunConfig
 
     parent, name = sweep_dir.rsplit("/", 1)
     return RunConfig(
         name=name, storage_path=parent, stop=compiled.stopper, callbacks=callbacks, verbose=0, log_to_file=True,
-        failure_config=FailureConfig(max_failures=spec.runner.max_failures),
+        failure_config=FailureConfig(max_failures=compiled.spec.runner.max_failures),
         checkpoint_config=CheckpointConfig(num_to_keep=CHECKPOINTS_TO_KEEP),
     )
 
 
-def _check_cluster(spec: SweepSpec, compiled: CompiledSweep, sweep_dir: str) -> None:
+def _check_cluster(compiled: CompiledSweep, sweep_dir: str) -> None:
     from sweeprunner.run.cluster import (
         autoscaler_node_types,
         check_fit,
@@ -190,7 +189,7 @@ def _check_cluster(spec: SweepSpec, compiled: CompiledSweep, sweep_dir: str) -> 
     check_storage(sweep_dir, cluster_hosts())
 
 
-def wandb_callbacks(spec: SweepSpec) -> list[Any]:
+def wandb_callbacks(spec: SweepSpec) -> list[Callback]:
     """Ray's WandbLoggerCallback when ``sweeprunner.log_to_wandb`` asks for it (real wandb needed)."""
     if not spec.runner.log_to_wandb:
         return []
@@ -203,18 +202,34 @@ def wandb_callbacks(spec: SweepSpec) -> list[Any]:
         raise SweepConfigError.single(("sweeprunner", "log_to_wandb"), str(exc)) from None
 
 
-def _callbacks(compiled: CompiledSweep, records_dir: str, quiet: bool) -> tuple[Any, list[Any]]:
-    """The progress view and the callbacks (durable records first) for one fit."""
-    from sweeprunner.run.callbacks import ProgressView, TrialRecorder
+@dataclass(frozen=True)
+class _Prepared:
+    """Everything one fit needs, built once (building it is also what validates it)."""
 
-    metric = compiled.spec.metric
-    recorder = TrialRecorder(records_dir)
-    progress = ProgressView(total=compiled.num_samples, metric=metric.name if metric else None,
-                            mode=metric.mode if metric else None, recorder=recorder, quiet=quiet)
-    return progress, [recorder, progress, *wandb_callbacks(compiled.spec)]
+    compiled: CompiledSweep
+    trial: Any  # tune.with_resources(trial function)
+    progress: ProgressView
+    callbacks: list[Callback]
 
 
-def _finish(records_dir: str, progress: Any, total: int, stopper: Any) -> int:
+def _prepare(spec: SweepSpec, records_dir: str, quiet: bool) -> _Prepared:
+    """Build the trial function, the callbacks and the compiled sweep; config errors come before Ray starts."""
+    from ray import tune
+
+    from sweeprunner.run.callbacks import driver_callbacks
+
+    trial_fn = make_trial_function(spec, os.getcwd(), records_dir)  # a bad trainable is a config error
+    extra = wandb_callbacks(spec)  # so is log_to_wandb without the wandb package
+    serve_sweep_dir(records_dir)  # the searcher and scheduler Ray unpickles on resume read this directory
+    compiled = compile_sweep(spec, experiment_dir=records_dir)
+    metric = spec.metric
+    progress, recorder = driver_callbacks(records_dir, total=compiled.num_samples, quiet=quiet,
+                                          metric=metric.name if metric else None, mode=metric.mode if metric else None)
+    return _Prepared(compiled, tune.with_resources(trial_fn, compiled.placement_group()), progress,
+                     [recorder, progress, *extra])
+
+
+def _finish(records_dir: str, total: int, stopper: Any) -> int:
     """Write the result files, print the summary, return the exit code."""
     trials = write_results(records_dir)
     print(summary_table(trials), flush=True)
@@ -227,80 +242,121 @@ def _finish(records_dir: str, progress: Any, total: int, stopper: Any) -> int:
     if reached:
         print(f"metric target reached by trial {reached}: sweep stopped")
         return 1 if not trials.empty and (trials["status"] == "errored").any() else 0
-    if trials.empty or (trials["status"] == "incomplete").any() or len(trials) < total:
-        left = total - int((trials["status"] != "incomplete").sum()) if not trials.empty else total
+    done = 0 if trials.empty else int((trials["status"] != "incomplete").sum())
+    if trials.empty or (trials["status"] == "incomplete").any() or done < total:
+        left = max(total - done, int((trials["status"] == "incomplete").sum()) if not trials.empty else 0)
         print(f"interrupted with {left} trial(s) left; continue with: python -m sweeprunner resume {records_dir}")
         return 130
     return 1 if (trials["status"] == "errored").any() else 0
 
 
-def records_directory(sweep_dir: str) -> str:
-    """Where the driver keeps records and result files: the sweep directory, or for a URI a local mirror."""
-    if not _URI.match(sweep_dir):
-        return sweep_dir
-    return str((Path.cwd() / "sweeps" / sweep_dir.rstrip("/").rsplit("/", 1)[-1]).resolve())
+def _storage_failed(records_dir: str, error: Exception) -> int:
+    """The sweep directory became unwritable mid-run (full disk): say so, show what was kept, how to go on."""
+    print(f"error: the sweep stopped: cannot write its records: {error}", flush=True)
+    try:
+        print(summary_table(load_trials(records_dir)[0]), flush=True)
+    except (OSError, ValueError):
+        pass
+    print(f"free space (or fix the storage), then continue with: python -m sweeprunner resume {records_dir}",
+          flush=True)
+    return 1
 
 
-def _fit(spec: SweepSpec, compiled: CompiledSweep, *, experiment_path: str, records_dir: str,
-         options: LaunchOptions, restore: bool) -> int:
+def _fit(prepared: _Prepared, *, experiment_path: str, records_dir: str, options: LaunchOptions, restore: bool) -> int:
     from ray import tune
+    from ray.tune import TuneError
 
-    workdir = os.getcwd()
-    trial_fn = tune.with_resources(make_trial_function(spec, workdir, records_dir), compiled.placement_group())
-    progress, callbacks = _callbacks(compiled, records_dir, options.quiet)
+    from sweeprunner.run.callbacks import RecordsUnwritable
+
+    compiled = prepared.compiled
+    tuner: Tuner
+    if restore and not _restorable(compiled, experiment_path, records_dir):
+        restore = False  # start Ray afresh in the same directory; the records say what is done
     if restore:
-        known = None if _URI.match(experiment_path) else saved_trial_ids(experiment_path)
+        known = None if is_uri(experiment_path) else saved_trial_ids(experiment_path)
         if known is not None:
             set_aside_unknown(records_dir, known)
-        done_before = finished_ids(records_dir)
-        progress.finished |= done_before
-        tuner = tune.Tuner.restore(experiment_path, trial_fn, resume_unfinished=True, resume_errored=True)
-        tuner._local_tuner.get_run_config().callbacks = callbacks  # this process's views, not the pickled ones
+        # Ray unpickles its saved callbacks, searcher and scheduler: they resolve to this driver's
+        # (see callbacks.py and records.serve_sweep_dir), so they read this directory.
+        tuner = tune.Tuner.restore(experiment_path, prepared.trial, resume_unfinished=True, resume_errored=True)
         if not options.quiet:
-            print(f"resuming {experiment_path}: {len(done_before)} of {compiled.num_samples} trial(s) already done",
-                  flush=True)
+            print(f"resuming {experiment_path}: {len(prepared.progress.finished)} of {compiled.num_samples} "
+                  "trial(s) already done", flush=True)
     else:
-        tuner = tune.Tuner(trial_fn, param_space={},
-                           tune_config=compiled.tune_config(reuse_actors=_reuse_actors(spec)),
-                           run_config=_run_config(spec, compiled, experiment_path, callbacks))
-    tuner.fit()
-    code = _finish(records_dir, progress, compiled.num_samples, compiled.stopper)
+        tuner = tune.Tuner(prepared.trial, param_space={},
+                           tune_config=compiled.tune_config(reuse_actors=_reuse_actors(compiled.spec)),
+                           run_config=_run_config(compiled, experiment_path, prepared.callbacks))
+    try:
+        tuner.fit()
+        code = _finish(records_dir, compiled.num_samples, compiled.stopper)
+    except (RecordsUnwritable, OSError) as exc:
+        return _storage_failed(records_dir, exc)
+    except TuneError as exc:  # Ray may wrap a callback's exception: find ours
+        cause = _find_cause(exc, (RecordsUnwritable, OSError))
+        if cause is None:
+            raise
+        return _storage_failed(records_dir, cause)
     if experiment_path != records_dir:
         upload_results(records_dir, experiment_path)
     return code
 
 
-def upload_results(records_dir: str, uri: str) -> None:
-    """Copy the result files and records next to Ray's experiment files at a storage URI."""
-    import pyarrow.fs
+def _restorable(compiled: CompiledSweep, experiment_path: str, records_dir: str) -> bool:
+    """Can Ray restore its saved state? A truncated state (full disk) is set aside for the previous one.
 
-    filesystem, path = pyarrow.fs.FileSystem.from_uri(uri)
-    pyarrow.fs.copy_files(records_dir, path, destination_filesystem=filesystem)
-    print(f"results also at {uri}")
+    With none left, a planned sweep (grid, random) goes on from the records: finished trials are
+    kept, unfinished ones are set aside and rerun from scratch. Other searchers can't: exit 2."""
+    from sweeprunner.compile.searchers import PlannedSearcher
+
+    damaged, readable = check_experiment_state(experiment_path)
+    if readable:
+        for name in damaged:
+            print(f"warning: Ray's experiment state {name} is truncated (a full disk?): set aside as "
+                  f"{name}.damaged; resuming from the previous one", flush=True)
+        return True
+    if not isinstance(compiled.search_alg, PlannedSearcher):
+        raise SweepConfigError.single(("directory",), f"{experiment_path}: Ray's experiment state {damaged[0]} is "
+                                      f"truncated (a full disk?) and no earlier one exists; a {compiled.spec.method} "
+                                      "sweep can't continue without it (`python -m sweeprunner results DIR` shows "
+                                      "what it recorded)")
+    rerun = set_aside_unknown(records_dir, set())
+    print(f"warning: Ray's experiment state {damaged[0]} is truncated (a full disk?): continuing from the sweep's "
+          f"records: {len(finished_ids(records_dir))} finished trial(s) kept, {len(rerun)} unfinished one(s) "
+          "rerun from scratch", flush=True)
+    return False
+
+
+def _find_cause(exc: BaseException | None, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, kinds):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
 
 
 def run_sweep(spec: SweepSpec, *, options: LaunchOptions = LaunchOptions()) -> int:
     """Run ``spec`` to the end; returns the exit code."""
-    sweep_dir = sweep_directory(spec)
-    records_dir = records_directory(sweep_dir)
-    if any(Path(records_dir).glob(LAUNCH_FILE)):
-        raise SweepConfigError.single(("sweeprunner", "storage"), f"{records_dir} already holds a sweep: continue it "
-                                      f"with `python -m sweeprunner resume {records_dir}` or choose another --storage")
-    make_trial_function(spec, os.getcwd())  # a bad trainable is a config error before Ray starts
-    wandb_callbacks(spec)  # so is log_to_wandb without the wandb package
-    compiled = compile_sweep(spec, experiment_dir=records_dir)
-    connect(options)
-    _check_cluster(spec, compiled, sweep_dir)
-    Path(records_dir).mkdir(parents=True, exist_ok=True)
-    record = {"config": spec.raw, "source": spec.source, "workdir": os.getcwd(), "experiment_path": sweep_dir,
-              "metric": spec.metric.name if spec.metric else None, "mode": spec.metric.mode if spec.metric else None}
-    (Path(records_dir) / LAUNCH_FILE).write_text(json.dumps(record, indent=2, default=str))
-    if not options.quiet:
-        for warning in spec.warnings:
-            print(f"warning: {warning}")
-        print(f"sweep {spec.name or spec.source or ''}: {compiled.num_samples} trials, results in {records_dir}"
-              + (f" (Ray storage {sweep_dir})" if sweep_dir != records_dir else ""), flush=True)
-    return _fit(spec, compiled, experiment_path=sweep_dir, records_dir=records_dir, options=options, restore=False)
+    claim = claim_sweep_directory(spec)  # exclusive and locked from here on
+    try:
+        try:
+            prepared = _prepare(spec, claim.records_dir, options.quiet)
+            connect(options)
+            _check_cluster(prepared.compiled, claim.sweep_dir)
+            write_launch_file(claim.records_dir, spec, claim.sweep_dir)
+        except BaseException:
+            claim.abandon()  # nothing started: leave no directory behind
+            raise
+        if not options.quiet:
+            for warning in spec.warnings:
+                print(f"warning: {warning}")
+            print(f"sweep {spec.name or spec.source or ''}: {prepared.compiled.num_samples} trials, results in "
+                  f"{claim.records_dir}" + (f" (Ray storage {claim.sweep_dir})" if claim.sweep_dir != claim.records_dir
+                                            else ""), flush=True)
+        return _fit(prepared, experiment_path=claim.sweep_dir, records_dir=claim.records_dir, options=options,
+                    restore=False)
+    finally:
+        claim.lock.release()
 
 
 def run_sweep_file(path: str, *, overrides: dict[str, Any] | None = None, options: LaunchOptions = LaunchOptions()) -> int:
@@ -309,21 +365,31 @@ def run_sweep_file(path: str, *, overrides: dict[str, Any] | None = None, option
 
 
 def resume_sweep(directory: str, *, options: LaunchOptions = LaunchOptions()) -> int:
-    """``sweeprunner resume DIR``: continue the same sweep where it stopped."""
+    """``sweeprunner resume DIR``: continue the same sweep where it stopped.
+
+    A local sweep directory is its own experiment, wherever it was moved; only URI storage is read
+    from the launch record."""
     from ray import tune
 
     records_dir = str(Path(directory).expanduser().resolve())
-    info_path = Path(records_dir) / LAUNCH_FILE
-    if not info_path.is_file():
+    info = launch_info(records_dir)  # a damaged record is a config error naming the file
+    if not info:
         raise SweepConfigError.single(("directory",), f"{records_dir} is not a sweeprunner sweep directory (no {LAUNCH_FILE})")
-    info = json.loads(info_path.read_text())
-    experiment_path = info.get("experiment_path") or records_dir
+    recorded = info.get("experiment_path") or ""
+    experiment_path = recorded if is_uri(recorded) else records_dir
     spec = parse_sweep(info["config"], source=info.get("source"))
-    if not tune.Tuner.can_restore(experiment_path):
-        raise SweepConfigError.single(("directory",), f"{experiment_path} has no Ray Tune experiment state to resume")
-    if os.path.isdir(info.get("workdir") or ""):
-        os.chdir(info["workdir"])
-    compiled = compile_sweep(spec, experiment_dir=records_dir)
-    connect(options)
-    _check_cluster(spec, compiled, experiment_path)
-    return _fit(spec, compiled, experiment_path=experiment_path, records_dir=records_dir, options=options, restore=True)
+    try:
+        lock = SweepLock(records_dir).acquire()  # a second `resume` of this directory stops here
+    except OSError as exc:
+        raise SweepConfigError.single(("directory",), f"{records_dir}: cannot lock it: {exc.strerror or exc}") from None
+    try:
+        if not tune.Tuner.can_restore(experiment_path):
+            raise SweepConfigError.single(("directory",), f"{experiment_path} has no Ray Tune experiment state to resume")
+        if os.path.isdir(info.get("workdir") or ""):
+            os.chdir(info["workdir"])
+        prepared = _prepare(spec, records_dir, options.quiet)
+        connect(options)
+        _check_cluster(prepared.compiled, experiment_path)
+        return _fit(prepared, experiment_path=experiment_path, records_dir=records_dir, options=options, restore=True)
+    finally:
+        lock.release()

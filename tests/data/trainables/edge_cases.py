@@ -31,3 +31,12 @@ def barrier(config):
         time.sleep(0.1)
     session.report({"loss": float(config["x"]), "seen": len(list(directory.iterdir()))})
     time.sleep(1.0)  # stay alive so no slot frees before the others have looked
+
+
+def no_checkpoint(config):
+    """Reports ``steps`` losses, ``sleep`` seconds apart, and never checkpoints: a resume restarts it from scratch."""
+    import time
+
+    for step in range(config["steps"]):
+        time.sleep(config["sleep"])
+        session.report({"loss": 1.0 / (step + 1), "step": step})
