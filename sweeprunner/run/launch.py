@@ -112,21 +112,30 @@ def connect(options: LaunchOptions) -> None:
              log_to_driver=False)
 
 
-def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = None) -> Any:
+#: Set inside every trial process: ``sweeprunner.sweep``/``agent`` there are no-ops, not a nested sweep.
+IN_TRIAL_ENV = "SWEEPRUNNER_IN_TRIAL"
+
+
+def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = None, *,
+                        function: Any = None) -> Any:
     """The function each trial runs: the user's trainable, in the user's directory, seeing only its GPUs.
 
-    A trial that the sweep's event log already records as finished or stopped returns at once:
-    after a driver crash Ray may not have saved that state and would otherwise run it again.
+    ``function`` (a callable, as ``sweeprunner.agent(..., function=train)`` passes) replaces the
+    config's trainable/program. A trial that the sweep's event log already records as finished or
+    stopped returns at once: after a driver crash Ray may not have saved that state and would
+    otherwise run it again.
     """
     from sweeprunner.trainables import BUILTIN
     from sweeprunner.trial.adapters import make_trainable
 
-    if not (spec.runner.trainable or spec.program or spec.command):
+    if function is None and not (spec.runner.trainable or spec.program or spec.command):
         raise SweepConfigError.single(("sweeprunner", "trainable"), "nothing to run: set sweeprunner.trainable "
                                       f"(one of {sorted(BUILTIN)} or module:function), or program/command")
     target = BUILTIN.get(spec.runner.trainable, spec.runner.trainable) if spec.runner.trainable else None
+    program, command = (spec.program, spec.command) if function is None else (None, None)
     try:
-        inner = make_trainable(target, program=spec.program, command=spec.command, wandb_shim=spec.runner.wandb_shim,
+        inner = make_trainable(function if function is not None else target, program=program, command=command,
+                               wandb_shim=spec.runner.wandb_shim,
                                metric_name=spec.metric.name if spec.metric else None, workdir=workdir)
     except ValueError as exc:
         raise SweepConfigError.single(("sweeprunner", "trainable"), str(exc)) from None
@@ -139,6 +148,7 @@ def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = N
 
         if os.path.isdir(workdir):
             os.chdir(workdir)
+        os.environ[IN_TRIAL_ENV] = "1"
         if not uses_gpu:
             os.environ["CUDA_VISIBLE_DEVICES"] = ""  # Ray 2.60 leaves it unset: a CPU trial would see every GPU
         os.environ["SWEEPRUNNER_NUM_CPUS"] = str(cpus)
@@ -158,7 +168,8 @@ def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = N
             path.write_text(json.dumps({**info, "starts": [*starts, info]}))  # one entry per (re)start
         inner(config)
 
-    trial.__name__ = _slug(spec.runner.trainable or Path(spec.program or "command").stem).replace("-", "_").replace(".", "_")
+    trial.__name__ = _slug(getattr(function, "__name__", None) or spec.runner.trainable
+                           or Path(spec.program or "command").stem).replace("-", "_").replace(".", "_")
     return trial
 
 
@@ -279,6 +290,15 @@ def upload_results(records_dir: str, uri: str) -> None:
     print(f"results also at {uri}")
 
 
+def write_launch_record(spec: SweepSpec, records_dir: str, sweep_dir: str, **extra: Any) -> None:
+    """Create the sweep directory with its launch record (config, workdir, metric): what resume/agent read."""
+    Path(records_dir).mkdir(parents=True, exist_ok=True)
+    record = {"config": spec.raw, "source": spec.source, "workdir": os.getcwd(), "experiment_path": sweep_dir,
+              "metric": spec.metric.name if spec.metric else None, "mode": spec.metric.mode if spec.metric else None,
+              **extra}
+    (Path(records_dir) / LAUNCH_FILE).write_text(json.dumps(record, indent=2, default=str))
+
+
 def run_sweep(spec: SweepSpec, *, options: LaunchOptions = LaunchOptions()) -> int:
     """Run ``spec`` to the end; returns the exit code."""
     sweep_dir = sweep_directory(spec)
@@ -291,10 +311,7 @@ def run_sweep(spec: SweepSpec, *, options: LaunchOptions = LaunchOptions()) -> i
     compiled = compile_sweep(spec, experiment_dir=records_dir)
     connect(options)
     _check_cluster(spec, compiled, sweep_dir)
-    Path(records_dir).mkdir(parents=True, exist_ok=True)
-    record = {"config": spec.raw, "source": spec.source, "workdir": os.getcwd(), "experiment_path": sweep_dir,
-              "metric": spec.metric.name if spec.metric else None, "mode": spec.metric.mode if spec.metric else None}
-    (Path(records_dir) / LAUNCH_FILE).write_text(json.dumps(record, indent=2, default=str))
+    write_launch_record(spec, records_dir, sweep_dir)
     if not options.quiet:
         for warning in spec.warnings:
             print(f"warning: {warning}")
