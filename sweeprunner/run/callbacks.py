@@ -19,6 +19,7 @@ from sweeprunner.results.records import (
     finished_ids,
     last_error_line,
 )
+from sweeprunner.trial.failures import fatal_error
 from sweeprunner.trial.protocol import finite_number, jsonable
 
 
@@ -66,9 +67,12 @@ class ProgressView(Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.running.discard(trial.trial_id)
-        if trial.trial_id not in self.finished | self.stopped:
+        if trial.trial_id not in self.finished | self.stopped | self.errored:
             outcome = self.recorder.outcome(trial.trial_id)
-            (self.stopped if outcome == "stopped" else self.finished).add(trial.trial_id)
+            {"stopped": self.stopped, "errored": self.errored}.get(outcome, self.finished).add(trial.trial_id)
+            if outcome == "errored" and not self.quiet:  # failed deterministically: one line, no retries
+                self._line(f"trial {trial.trial_id} failed (not retried): {self.recorder.fatal(trial.trial_id)} "
+                           f"(traceback: {getattr(trial, 'path', None) or trial.trial_id}/error.txt)")
         self._maybe_print(force=True)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -83,6 +87,10 @@ class ProgressView(Callback):
             self.stream.flush()
 
     # --- rendering ---
+    def _line(self, text: str) -> None:
+        self.stream.write(("\r\033[K" if self._tty else "") + text + "\n")
+        self.stream.flush()
+
     @property
     def done_count(self) -> int:
         return len(self.finished | self.stopped | self.errored)
@@ -147,11 +155,18 @@ class TrialRecorder(Callback):
         row = {k: jsonable(v) for k, v in result.items() if k != "config" and not isinstance(v, dict | list)}
         append_json_line(self._records / f"{trial.trial_id}.jsonl", row)
 
+    def fatal(self, trial_id: str) -> str | None:
+        """The error line of a trial that failed without retries (trial/failures.py), or None."""
+        return fatal_error(self.sweep_dir, trial_id)
+
     def outcome(self, trial_id: str) -> str:
+        if self.fatal(trial_id):
+            return "errored"
         return "stopped" if self.halted.get(trial_id) else "finished"
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._event(trial.trial_id, self.outcome(trial.trial_id))
+        outcome = self.outcome(trial.trial_id)
+        self._event(trial.trial_id, outcome, **({"error": self.fatal(trial.trial_id)} if outcome == "errored" else {}))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error_file = getattr(trial, "error_file", None)

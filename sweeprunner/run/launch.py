@@ -127,6 +127,8 @@ def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = N
     """
     from sweeprunner.trainables import BUILTIN
     from sweeprunner.trial.adapters import make_trainable
+    from sweeprunner.trial.failures import run_once
+    from sweeprunner.trial.preflight import check_trainable
 
     if function is None and not (spec.runner.trainable or spec.program or spec.command):
         raise SweepConfigError.single(("sweeprunner", "trainable"), "nothing to run: set sweeprunner.trainable "
@@ -139,6 +141,8 @@ def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = N
                                metric_name=spec.metric.name if spec.metric else None, workdir=workdir)
     except ValueError as exc:
         raise SweepConfigError.single(("sweeprunner", "trainable"), str(exc)) from None
+    check_trainable(target if function is None else None, program=program, command=command,
+                    wandb_shim=spec.runner.wandb_shim, workdir=workdir)  # before Ray starts: what would fail in every trial
     uses_gpu = spec.runner.resources.gpu > 0
     cpus = max(1, int(spec.runner.resources.cpu))
 
@@ -166,7 +170,7 @@ def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = N
             path = records / f"{trial_id}.info.json"
             starts = json.loads(path.read_text()).get("starts", []) if path.is_file() else []
             path.write_text(json.dumps({**info, "starts": [*starts, info]}))  # one entry per (re)start
-        inner(config)
+        run_once(inner, config, sweep_dir, trial_id)  # an error that would repeat fails once, unretried
 
     trial.__name__ = _slug(getattr(function, "__name__", None) or spec.runner.trainable
                            or Path(spec.program or "command").stem).replace("-", "_").replace(".", "_")
