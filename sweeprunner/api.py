@@ -35,6 +35,7 @@ from sweeprunner.run.launch import (
     make_trial_function,
     records_directory,
     sweep_directory,
+    trials_text,
     write_launch_record,
 )
 
@@ -196,13 +197,14 @@ def run_agent(sweep_id: str, *, function: Callable[..., Any] | None = None, coun
     if num == 0:
         print(f"sweep {sweep_id}: all {started} trial(s) already run", file=sys.stderr, flush=True)
         return 0
-    if num is None:
-        raise SweepConfigError.single(("count",), f"{spec.method} sweep without run_cap: pass count=N")
     workdir = os.getcwd()
     make_trial_function(spec, workdir, function=function)  # a bad trainable fails before Ray starts
-    budget = dataclasses.replace(spec, runner=dataclasses.replace(spec.runner, count=started + num))
-    compiled = compile_sweep(budget if spec.method != "grid" else spec, experiment_dir=records_dir)
-    compiled = dataclasses.replace(compiled, num_samples=num)
+    if num is None:  # random/bayes without run_cap or count: until stopped, as `wandb agent` without --count
+        compiled = compile_sweep(spec, experiment_dir=records_dir, until_stopped=True)
+    else:
+        budget = dataclasses.replace(spec, runner=dataclasses.replace(spec.runner, count=started + num))
+        compiled = compile_sweep(budget if spec.method != "grid" else spec, experiment_dir=records_dir)
+        compiled = dataclasses.replace(compiled, num_samples=num)
     launch.connect(options)
     launch._check_cluster(spec, compiled, experiment_path)
     os.environ[SWEEP_ID_ENV] = str(info.get("sweep_id") or sweep_id)  # trials inherit it (sweep() there)
@@ -213,12 +215,13 @@ def run_agent(sweep_id: str, *, function: Callable[..., Any] | None = None, coun
                                    compiled.placement_group())
     progress, callbacks = launch._callbacks(compiled, records_dir, options.quiet)
     if not options.quiet:
-        print(f"agent for sweep {sweep_id}: {num} trial(s)" + (f", after {started} earlier" if continued else "")
+        print(f"agent for sweep {sweep_id}: {trials_text(compiled.num_samples)}"
+              + (f", after {started} earlier" if continued else "")
               + f"; results in {records_dir}", flush=True)
     tuner = tune.Tuner(trial_fn, param_space={}, tune_config=compiled.tune_config(reuse_actors=launch._reuse_actors(spec)),
                        run_config=launch._run_config(spec, compiled, experiment_path, callbacks))
     tuner.fit()
-    return launch._finish(records_dir, progress, num, compiled.stopper)
+    return launch._finish(records_dir, progress, compiled.num_samples, compiled.stopper)
 
 
 def run_sweep(config: Mapping[str, Any] | str | os.PathLike[str], trainable: Callable[..., Any] | None = None, *,

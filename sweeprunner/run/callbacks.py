@@ -103,7 +103,8 @@ class ProgressView(Callback):
             remaining = elapsed / done * (self.total - done)
             eta = f", ~{_duration(remaining)} left"
         best = "" if self.best is None else f" | best {self.metric} {self.best:.6g}"
-        return (f"[{_duration(elapsed)}{eta}] trials {done}/{self.total}: {len(self.running)} running, "
+        of = f"/{self.total}" if self.total >= 0 else " (until stopped)"
+        return (f"[{_duration(elapsed)}{eta}] trials {done}{of}: {len(self.running)} running, "
                 f"{len(self.finished)} finished, {len(self.stopped)} stopped early, {len(self.errored)} errored{best}")
 
     def _maybe_print(self, force: bool = False) -> None:

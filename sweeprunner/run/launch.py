@@ -242,11 +242,21 @@ def _finish(records_dir: str, progress: Any, total: int, stopper: Any) -> int:
     if reached:
         print(f"metric target reached by trial {reached}: sweep stopped")
         return 1 if not trials.empty and (trials["status"] == "errored").any() else 0
+    if total < 0:  # ran until stopped: stopping it is how it ends
+        print(f"stopped after {len(trials)} trial(s); continue with: python -m sweeprunner resume {records_dir}")
+        return 130
     if trials.empty or (trials["status"] == "incomplete").any() or len(trials) < total:
         left = total - int((trials["status"] != "incomplete").sum()) if not trials.empty else total
         print(f"interrupted with {left} trial(s) left; continue with: python -m sweeprunner resume {records_dir}")
         return 130
     return 1 if (trials["status"] == "errored").any() else 0
+
+
+def trials_text(num_samples: int) -> str:
+    """``N trials``, or what a sweep without a budget does."""
+    if num_samples >= 0:
+        return f"{num_samples} trials"
+    return "runs until stopped (no run_cap or --count, as `wandb agent` without --count): Ctrl-C ends it, `resume` continues it"
 
 
 def records_directory(sweep_dir: str) -> str:
@@ -272,8 +282,8 @@ def _fit(spec: SweepSpec, compiled: CompiledSweep, *, experiment_path: str, reco
         tuner = tune.Tuner.restore(experiment_path, trial_fn, resume_unfinished=True, resume_errored=True)
         tuner._local_tuner.get_run_config().callbacks = callbacks  # this process's views, not the pickled ones
         if not options.quiet:
-            print(f"resuming {experiment_path}: {len(done_before)} of {compiled.num_samples} trial(s) already done",
-                  flush=True)
+            of = f" of {compiled.num_samples}" if compiled.num_samples >= 0 else " (runs until stopped)"
+            print(f"resuming {experiment_path}: {len(done_before)}{of} trial(s) already done", flush=True)
     else:
         tuner = tune.Tuner(trial_fn, param_space={},
                            tune_config=compiled.tune_config(reuse_actors=_reuse_actors(spec)),
@@ -312,14 +322,14 @@ def run_sweep(spec: SweepSpec, *, options: LaunchOptions = LaunchOptions()) -> i
                                       f"with `python -m sweeprunner resume {records_dir}` or choose another --storage")
     make_trial_function(spec, os.getcwd())  # a bad trainable is a config error before Ray starts
     wandb_callbacks(spec)  # so is log_to_wandb without the wandb package
-    compiled = compile_sweep(spec, experiment_dir=records_dir)
+    compiled = compile_sweep(spec, experiment_dir=records_dir, until_stopped=True)
     connect(options)
     _check_cluster(spec, compiled, sweep_dir)
     write_launch_record(spec, records_dir, sweep_dir)
     if not options.quiet:
         for warning in spec.warnings:
             print(f"warning: {warning}")
-        print(f"sweep {spec.name or spec.source or ''}: {compiled.num_samples} trials, results in {records_dir}"
+        print(f"sweep {spec.name or spec.source or ''}: {trials_text(compiled.num_samples)}, results in {records_dir}"
               + (f" (Ray storage {sweep_dir})" if sweep_dir != records_dir else ""), flush=True)
     return _fit(spec, compiled, experiment_path=sweep_dir, records_dir=records_dir, options=options, restore=False)
 
@@ -344,7 +354,7 @@ def resume_sweep(directory: str, *, options: LaunchOptions = LaunchOptions()) ->
         raise SweepConfigError.single(("directory",), f"{experiment_path} has no Ray Tune experiment state to resume")
     if os.path.isdir(info.get("workdir") or ""):
         os.chdir(info["workdir"])
-    compiled = compile_sweep(spec, experiment_dir=records_dir)
+    compiled = compile_sweep(spec, experiment_dir=records_dir, until_stopped=True)
     connect(options)
     _check_cluster(spec, compiled, experiment_path)
     return _fit(spec, compiled, experiment_path=experiment_path, records_dir=records_dir, options=options, restore=True)
