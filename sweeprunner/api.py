@@ -215,6 +215,10 @@ def run_agent(sweep_id: str, *, function: Callable[..., Any] | None = None, coun
                                    compiled.placement_group())
     progress, callbacks = launch._callbacks(compiled, records_dir, options.quiet)
     if not options.quiet:
+        from sweeprunner.run.output import run_warnings
+
+        for warning in run_warnings(spec) if not continued else ():
+            print(f"warning: {warning}")
         print(f"agent for sweep {sweep_id}: {trials_text(compiled.num_samples)}"
               + (f", after {started} earlier" if continued else "")
               + f"; results in {records_dir}", flush=True)

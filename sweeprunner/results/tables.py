@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,17 @@ def best_sweep_config(raw_config: dict[str, Any], best_config: dict[str, Any]) -
     return sweep
 
 
+def retrain_comment(info: dict[str, Any], best_yaml: Path) -> str:
+    """How to rerun best.yaml, from any directory: paths in the config are relative to the sweep's workdir."""
+    config = info.get("config") or {}
+    runner = config.get("sweeprunner") or {}
+    if not (config.get("program") or config.get("command") or (isinstance(runner, dict) and runner.get("trainable"))):
+        return f"# Retrain it (Python, with the function the agent ran): sweeprunner.run_sweep({str(best_yaml)!r}, trainable=train)"
+    workdir = info.get("workdir")
+    where = f"cd {shlex.quote(workdir)} && " if workdir else ""
+    return f"# Retrain it: {where}python -m sweeprunner run {shlex.quote(str(best_yaml))}"
+
+
 def write_results(sweep_dir: str | Path) -> pd.DataFrame:
     """Write results.csv, results.parquet, histories.csv and best.yaml; return the trials table."""
     sweep_dir = Path(sweep_dir)
@@ -125,7 +137,7 @@ def write_results(sweep_dir: str | Path) -> pd.DataFrame:
         best_config = read_json(sweep_dir / RECORDS_DIR / f"{scored.iloc[0]['trial_id']}.config.json")
         text = yaml.safe_dump(best_sweep_config(info["config"], best_config), sort_keys=False)
         header = (f"# Best trial {scored.iloc[0]['trial_id']} of {sweep_dir}: {trials.attrs['metric']} = "
-                  f"{scored.iloc[0]['best_metric']:.6g}\n# Retrain it: python -m sweeprunner best.yaml\n")
+                  f"{scored.iloc[0]['best_metric']:.6g}\n{retrain_comment(info, sweep_dir / 'best.yaml')}\n")
         (sweep_dir / "best.yaml").write_text(header + text)
     return trials
 

@@ -22,6 +22,9 @@ from sweeprunner.results.records import (
 from sweeprunner.trial.failures import fatal_error
 from sweeprunner.trial.protocol import finite_number, jsonable
 
+#: How far the shown time left moves toward each new estimate (0..1): lower is steadier.
+ETA_SMOOTHING = 0.3
+
 
 class ProgressView(Callback):
     """Counts trials by state and the best metric so far; prints a compact status.
@@ -46,6 +49,8 @@ class ProgressView(Callback):
         self.best: float | None = None
         self._last_print = 0.0
         self._tty = self.stream.isatty()
+        self.clock = time.monotonic
+        self._eta_state: tuple[float, float, int] | None = None  # (seconds left, at, trials done)
 
     @property
     def stream(self) -> TextIO:
@@ -96,16 +101,29 @@ class ProgressView(Callback):
         return len(self.finished | self.stopped | self.errored)
 
     def status_line(self) -> str:
-        elapsed = time.monotonic() - self.started_at
+        now = self.clock()
+        elapsed = now - self.started_at
         done = self.done_count
         eta = ""
         if 0 < done < self.total:
-            remaining = elapsed / done * (self.total - done)
-            eta = f", ~{_duration(remaining)} left"
+            eta = f", ~{_duration(self._eta(now, elapsed / done * (self.total - done), done))} left"
         best = "" if self.best is None else f" | best {self.metric} {self.best:.6g}"
         of = f"/{self.total}" if self.total >= 0 else " (until stopped)"
         return (f"[{_duration(elapsed)}{eta}] trials {done}{of}: {len(self.running)} running, "
                 f"{len(self.finished)} finished, {len(self.stopped)} stopped early, {len(self.errored)} errored{best}")
+
+    def _eta(self, now: float, estimate: float, done: int) -> float:
+        """The time left, smoothed: it counts down between outcomes and moves part way to each new estimate.
+
+        Trials end in bursts (a batch of concurrent trials, early stops), so the raw estimate
+        (elapsed / done * left) jumps; each new outcome moves the shown value by ETA_SMOOTHING of the gap.
+        """
+        carried = None if self._eta_state is None else max(0.0, self._eta_state[0] - (now - self._eta_state[1]))
+        if carried is not None and self._eta_state[2] == done:
+            return carried
+        value = estimate if carried is None else carried + ETA_SMOOTHING * (estimate - carried)
+        self._eta_state = (value, now, done)
+        return value
 
     def _maybe_print(self, force: bool = False) -> None:
         if self.quiet:

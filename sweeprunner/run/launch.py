@@ -221,12 +221,14 @@ def wandb_callbacks(spec: SweepSpec) -> list[Any]:
 def _callbacks(compiled: CompiledSweep, records_dir: str, quiet: bool) -> tuple[Any, list[Any]]:
     """The progress view and the callbacks (durable records first) for one fit."""
     from sweeprunner.run.callbacks import ProgressView, TrialRecorder
+    from sweeprunner.run.output import SilentTrialLines, hide_ray_lines
 
+    hide_ray_lines()
     metric = compiled.spec.metric
     recorder = TrialRecorder(records_dir)
     progress = ProgressView(total=compiled.num_samples, metric=metric.name if metric else None,
                             mode=metric.mode if metric else None, recorder=recorder, quiet=quiet)
-    return progress, [recorder, progress, *wandb_callbacks(compiled.spec)]
+    return progress, [recorder, progress, SilentTrialLines(), *wandb_callbacks(compiled.spec)]
 
 
 def _finish(records_dir: str, progress: Any, total: int, stopper: Any) -> int:
@@ -234,10 +236,11 @@ def _finish(records_dir: str, progress: Any, total: int, stopper: Any) -> int:
     trials = write_results(records_dir)
     print(summary_table(trials), flush=True)
     metric = trials.attrs.get("metric")
-    if metric and not trials.empty and trials["best_metric"].isna().all():
+    if metric and not trials.empty and trials["best_metric"].isna().all() and (trials["status"] != "errored").any():
         print(f"warning: no trial reported the metric {metric!r}: check metric.name against what the trainable "
               "reports (see histories.csv for the reported keys)")
-    print(f"\nresults: {records_dir}  (results.csv, results.parquet, histories.csv, best.yaml)")
+    files = ["results.csv", "results.parquet", "histories.csv"] + ["best.yaml"] * (Path(records_dir) / "best.yaml").is_file()
+    print(f"\nresults: {records_dir}  ({', '.join(files)})")
     reached = getattr(stopper, "reached_by", None)
     if reached:
         print(f"metric target reached by trial {reached}: sweep stopped")
@@ -327,7 +330,9 @@ def run_sweep(spec: SweepSpec, *, options: LaunchOptions = LaunchOptions()) -> i
     _check_cluster(spec, compiled, sweep_dir)
     write_launch_record(spec, records_dir, sweep_dir)
     if not options.quiet:
-        for warning in spec.warnings:
+        from sweeprunner.run.output import run_warnings
+
+        for warning in run_warnings(spec):  # as `plan` shows them
             print(f"warning: {warning}")
         print(f"sweep {spec.name or spec.source or ''}: {trials_text(compiled.num_samples)}, results in {records_dir}"
               + (f" (Ray storage {sweep_dir})" if sweep_dir != records_dir else ""), flush=True)
