@@ -100,7 +100,8 @@ def sweep(sweep: Mapping[str, Any] | str | os.PathLike[str], entity: str | None 
     extra = {k: v for k, v in (("entity", entity), ("project", project)) if v is not None}
     spec = _load_config(sweep, overrides or None, extra)
     sweep_id = secrets.token_hex(4)
-    sweep_dir = sweep_directory(spec)
+    named = spec if spec.name or not (project or spec.project) else dataclasses.replace(spec, name=project or spec.project)
+    sweep_dir = sweep_directory(named)  # ./sweeps/<name, else the project>/<timestamp>, as the CLI's
     if not spec.runner.storage and Path(sweep_dir).exists():  # two sweeps created within one second
         sweep_dir = f"{sweep_dir}-{sweep_id}"
     records_dir = records_directory(sweep_dir)

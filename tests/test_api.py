@@ -127,6 +127,7 @@ def test_unknown_sweep_id_and_bad_config_are_config_errors(in_tmp):
     assert not Path(in_tmp, "sweeps").exists()
 
 
+@pytest.mark.slow
 def test_guide_workflow_runs_as_main_script(tmp_path):
     """The guide's code (train defined in __main__, sweep + two agent calls) with only the import changed."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
@@ -139,4 +140,19 @@ def test_guide_workflow_runs_as_main_script(tmp_path):
     assert json.loads(info.read_text())["sweep_id"] == sweep_id
     results = pd.read_csv(info.parent / "results.csv")
     assert len(results) == 3 and set(results["status"]) == {"finished"}
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_wandb_pytorch_notebook_runs_with_one_import_line_changed(tmp_path):
+    """W&B's PyTorch sweeps notebook (code cells as a script, MNIST swapped for FakeData)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.run([sys.executable, str(SCRIPTS / "wandb_pytorch_notebook.py")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=500)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    [directory] = list(tmp_path.glob("sweeps/pytorch-sweeps-demo/*"))
+    results = pd.read_csv(directory / "results.csv")
+    assert len(results) == 5 and set(results["status"]) == {"finished"}
+    assert results["best_metric"].notna().all() and results["config.batch_size"].between(32, 256).all()
     assert "Traceback" not in proc.stdout + proc.stderr
