@@ -146,10 +146,6 @@ def agent(sweep_id: str, function: Callable[..., Any] | None = None, entity: str
               options=LaunchOptions(address=address, num_cpus=num_cpus, num_gpus=num_gpus, quiet=quiet))
 
 
-def _started_trials(records_dir: str) -> int:
-    return sum(1 for _ in (Path(records_dir) / RECORDS_DIR).glob("*.config.json"))
-
-
 def _budget(spec: SweepSpec, started: int, count: int | None) -> int | None:
     """How many trials this agent call runs; None: until stopped."""
     if count is not None and count < 1:
@@ -193,7 +189,8 @@ def run_agent(sweep_id: str, *, function: Callable[..., Any] | None = None, coun
     info = launch_info(records_dir)
     spec = parse_sweep(info["config"], source=info.get("source"))
     experiment_path = info.get("experiment_path") or records_dir
-    started = _started_trials(records_dir)
+    earlier = frozenset(p.name.split(".")[0] for p in (Path(records_dir) / RECORDS_DIR).glob("*.config.json"))
+    started = len(earlier)
     num = _budget(spec, started, count)
     if num == 0:
         print(f"sweep {sweep_id}: all {started} trial(s) already run", file=sys.stderr, flush=True)
@@ -226,7 +223,9 @@ def run_agent(sweep_id: str, *, function: Callable[..., Any] | None = None, coun
     tuner = tune.Tuner(trial_fn, param_space={}, tune_config=compiled.tune_config(reuse_actors=launch._reuse_actors(spec)),
                        run_config=launch._run_config(spec, compiled, experiment_path, callbacks))
     tuner.fit()
-    return launch._finish(records_dir, progress, compiled.num_samples, compiled.stopper)
+    resume = f"sweeprunner.agent({sweep_id!r}, function={getattr(function, '__name__', 'train')})" if function else None
+    return launch._finish(records_dir, progress, compiled.num_samples, compiled.stopper, earlier=earlier,
+                          resume=resume)
 
 
 def run_sweep(config: Mapping[str, Any] | str | os.PathLike[str], trainable: Callable[..., Any] | None = None, *,

@@ -86,6 +86,22 @@ def test_grid_agents_take_the_next_points_then_stop(ray_session, in_tmp, capsys)
     assert len(_configs(api.sweep_dir_of(sweep_id))) == 4
 
 
+def test_an_interrupted_earlier_agent_call_does_not_fail_the_next(ray_session, in_tmp, capsys):
+    def train(cfg):
+        from sweeprunner import session
+
+        session.report({"loss": cfg["x"]})
+
+    sweep_id = api.sweep(RANDOM)
+    records = Path(api.sweep_dir_of(sweep_id)) / RECORDS_DIR
+    records.mkdir()
+    (records / "deadbeef.config.json").write_text(json.dumps({"x": 0.5}))  # started, never finished (a killed agent)
+    assert api.run_agent(sweep_id, function=train, count=1, options=api.LaunchOptions(quiet=True)) == 0
+    table = pd.read_csv(records.parent / "results.csv").set_index("trial_id")
+    assert table.loc["deadbeef", "status"] == "incomplete" and (table["status"] == "finished").sum() == 1
+    assert "interrupted with" not in capsys.readouterr().out
+
+
 def test_run_sweep_returns_dataframes(ray_session, in_tmp):
     def train(cfg):
         from sweeprunner import session

@@ -231,8 +231,13 @@ def _callbacks(compiled: CompiledSweep, records_dir: str, quiet: bool) -> tuple[
     return progress, [recorder, progress, SilentTrialLines(), *wandb_callbacks(compiled.spec)]
 
 
-def _finish(records_dir: str, progress: Any, total: int, stopper: Any) -> int:
-    """Write the result files, print the summary, return the exit code."""
+def _finish(records_dir: str, progress: Any, total: int, stopper: Any, *, earlier: frozenset[str] = frozenset(),
+            resume: str | None = None) -> int:
+    """Write the result files, print the summary, return the exit code.
+
+    ``earlier``: trials of earlier agent calls on the same sweep (the exit code is about this
+    call's); ``resume``: how to continue, when not ``python -m sweeprunner resume DIR``.
+    """
     trials = write_results(records_dir)
     print(summary_table(trials), flush=True)
     metric = trials.attrs.get("metric")
@@ -241,16 +246,19 @@ def _finish(records_dir: str, progress: Any, total: int, stopper: Any) -> int:
               "reports (see histories.csv for the reported keys)")
     files = ["results.csv", "results.parquet", "histories.csv"] + ["best.yaml"] * (Path(records_dir) / "best.yaml").is_file()
     print(f"\nresults: {records_dir}  ({', '.join(files)})")
+    resume = resume or f"python -m sweeprunner resume {records_dir}"
+    if earlier and not trials.empty:
+        trials = trials[~trials["trial_id"].isin(earlier)]
     reached = getattr(stopper, "reached_by", None)
     if reached:
         print(f"metric target reached by trial {reached}: sweep stopped")
         return 1 if not trials.empty and (trials["status"] == "errored").any() else 0
     if total < 0:  # ran until stopped: stopping it is how it ends
-        print(f"stopped after {len(trials)} trial(s); continue with: python -m sweeprunner resume {records_dir}")
+        print(f"stopped after {len(trials)} trial(s); continue with: {resume}")
         return 130
     if trials.empty or (trials["status"] == "incomplete").any() or len(trials) < total:
         left = total - int((trials["status"] != "incomplete").sum()) if not trials.empty else total
-        print(f"interrupted with {left} trial(s) left; continue with: python -m sweeprunner resume {records_dir}")
+        print(f"interrupted with {left} trial(s) left; continue with: {resume}")
         return 130
     return 1 if (trials["status"] == "errored").any() else 0
 
