@@ -172,3 +172,27 @@ def test_wandb_pytorch_notebook_runs_with_one_import_line_changed(tmp_path):
     assert len(results) == 5 and set(results["status"]) == {"finished"}
     assert results["best_metric"].notna().all() and results["config.batch_size"].between(32, 256).all()
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_agent_budget_follows_count_run_cap_and_the_grid():
+    random = parse_sweep(RANDOM)
+    assert api._budget(random, 0, None) is None  # no run_cap, no count: until stopped, as `wandb agent`
+    assert api._budget(random, 5, 3) == 3
+    capped = parse_sweep({**RANDOM, "run_cap": 4})
+    assert api._budget(capped, 3, 5) == 1 and api._budget(capped, 4, 5) == 0
+    grid = parse_sweep({"method": "grid", "parameters": {"a": {"values": [1, 2, 3]}}})
+    assert api._budget(grid, 1, None) == 2 and api._budget(grid, 1, 1) == 1
+    with pytest.raises(SweepConfigError, match="count: must be >= 1, got 0"):
+        api._budget(random, 0, 0)
+
+
+def test_sweep_from_a_yaml_path_is_found_by_id_from_another_process_directory(in_tmp):
+    (in_tmp / "cfg.yaml").write_text("method: grid\nparameters:\n  a: {values: [1]}\n")
+    sweep_id = api.sweep(str(in_tmp / "cfg.yaml"), project="proj")
+    directory = Path(api.sweep_dir_of(sweep_id))
+    assert directory.parent == in_tmp / "sweeps" / "proj"
+    info = json.loads((directory / "sweeprunner.json").read_text())
+    assert info["sweep_id"] == sweep_id and info["config"]["project"] == "proj"
+    api._SWEEPS.clear()  # as in a new process: found under ./sweeps by its id
+    assert api.sweep_dir_of(sweep_id) == str(directory)
+    assert api.sweep_dir_of(str(directory)) == str(directory)
