@@ -196,3 +196,12 @@ def test_sweep_from_a_yaml_path_is_found_by_id_from_another_process_directory(in
     api._SWEEPS.clear()  # as in a new process: found under ./sweeps by its id
     assert api.sweep_dir_of(sweep_id) == str(directory)
     assert api.sweep_dir_of(str(directory)) == str(directory)
+
+
+def test_resume_of_a_function_sweep_says_to_call_agent(in_tmp):
+    from sweeprunner.run.launch import resume_sweep
+
+    sweep_id = api.sweep(RANDOM)
+    with pytest.raises(SweepConfigError, match=rf"directory: sweep {sweep_id} runs a Python function.*"
+                                               rf"sweeprunner.agent\('{sweep_id}', function=train\)"):
+        resume_sweep(api.sweep_dir_of(sweep_id))

@@ -363,6 +363,9 @@ def resume_sweep(directory: str, *, options: LaunchOptions = LaunchOptions()) ->
     info = json.loads(info_path.read_text())
     experiment_path = info.get("experiment_path") or records_dir
     spec = parse_sweep(info["config"], source=info.get("source"))
+    if info.get("sweep_id") and not (spec.runner.trainable or spec.program or spec.command):
+        raise SweepConfigError.single(("directory",), f"sweep {info['sweep_id']} runs a Python function (agent(..., "
+                                      f"function=...)): continue it with sweeprunner.agent({info['sweep_id']!r}, function=train)")
     if not tune.Tuner.can_restore(experiment_path):
         raise SweepConfigError.single(("directory",), f"{experiment_path} has no Ray Tune experiment state to resume")
     if os.path.isdir(info.get("workdir") or ""):
