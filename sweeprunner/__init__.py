@@ -12,12 +12,16 @@ from typing import Any
 from sweeprunner.config import SweepSpec, load_sweep, parse_sweep
 from sweeprunner.errors import Issue, SweepConfigError
 
-__all__ = ["Issue", "SweepConfigError", "SweepSpec", "compile_sweep", "load_sweep", "parse_sweep", "run_sweep"]
+__all__ = ["Issue", "SweepConfigError", "SweepResults", "SweepSpec", "agent", "compile_sweep", "load_sweep",
+           "parse_sweep", "run_sweep", "sweep"]
 __version__ = "0.1.0"
 
 _LAZY = {
     "compile_sweep": "sweeprunner.compile",
-    "run_sweep": "sweeprunner.run.launch",
+    "run_sweep": "sweeprunner.api",  # the native API; the CLI's driver is sweeprunner.run.launch.run_sweep
+    "sweep": "sweeprunner.api",
+    "agent": "sweeprunner.api",
+    "SweepResults": "sweeprunner.api",
 }
 
 

@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-cpus", type=int, help="CPUs of the embedded local Ray (default: all)")
     p.add_argument("--num-gpus", type=int, help="GPUs of the embedded local Ray (logical GPUs allowed; default: detected)")
     p.add_argument("--storage", help="results directory (absolute or relative path) or URI (s3://, gs://)")
-    p.add_argument("--count", type=int, help="trials for random/bayes (as wandb agent --count)")
+    p.add_argument("--count", type=int, help="trials for random/bayes (as wandb agent --count); without it and "
+                                             "without run_cap they run until stopped (Ctrl-C, then resume)")
     p.add_argument("--seed", type=int, help="seed for every method")
     p.add_argument("--max-concurrent", dest="max_concurrent_trials", type=int, help="most trials at once")
     p.add_argument("--quiet", action="store_true", help="no progress output, only the summary")

@@ -23,6 +23,8 @@ from sweeprunner.errors import SweepConfigError
 
 #: Default cap on concurrently running bayes trials (each suggestion should see earlier results).
 DEFAULT_BAYES_CONCURRENCY = 4
+#: ``num_samples`` of a random/bayes sweep without run_cap or count: run until stopped (Ray's -1).
+UNTIL_STOPPED = -1
 #: ``max_t`` for ASHA when the sweep gives no max_iter: large enough never to cut a trial short.
 UNBOUNDED_REPORTS = 10**6
 
@@ -111,8 +113,8 @@ def bayes_sampler(spec: SweepSpec, num_samples: int) -> str:
     1 s at 500) is why large sweeps get TPE (5-12 ms). See docs/benchmarks.md.
     """
     choice = spec.runner.bayes_sampler
-    if choice == "auto":
-        return "gp" if num_samples <= GP_MAX_TRIALS else "tpe"
+    if choice == "auto":  # a sweep that runs until stopped may grow past GP's range: TPE
+        return "gp" if 0 < num_samples <= GP_MAX_TRIALS else "tpe"
     return choice
 
 
@@ -120,9 +122,12 @@ def build_search_alg(spec: SweepSpec, points: list[dict[str, Any]] | None, num_s
                      records_dir: str | None = None) -> Any:
     """grid/random replay their planned points; bayes asks Optuna."""
     if spec.method in ("grid", "random"):
+        import functools
+
         from sweeprunner.compile.searchers import PlannedSearcher
 
-        return PlannedSearcher(points or [], records_dir=records_dir)
+        more = functools.partial(random_configs, spec, seed=spec.runner.seed) if num_samples == UNTIL_STOPPED else None
+        return PlannedSearcher(points or [], records_dir=records_dir, more=more)
     import optuna
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch
@@ -139,7 +144,7 @@ def build_search_alg(spec: SweepSpec, points: list[dict[str, Any]] | None, num_s
     searcher = OptunaSearch(space=DefineByRunSpace(list(spec.parameters.leaves())), metric=spec.metric.name,
                             mode=spec.metric.mode, sampler=samplers[bayes_sampler(spec, num_samples)]())
     limit = spec.runner.max_concurrent_trials or DEFAULT_BAYES_CONCURRENCY
-    return ConcurrencyLimiter(searcher, max_concurrent=min(limit, num_samples))
+    return ConcurrencyLimiter(searcher, max_concurrent=min(limit, num_samples) if num_samples > 0 else limit)
 
 
 def build_scheduler(spec: SweepSpec, experiment_dir: str | None = None) -> Any:
@@ -179,11 +184,18 @@ def planned_points(spec: SweepSpec, num_samples: int | None = None) -> list[dict
     return None
 
 
-def compile_sweep(spec: SweepSpec, *, experiment_dir: str | None = None) -> CompiledSweep:
-    """Build the Ray Tune objects for ``spec``; raises :class:`SweepConfigError` for a missing budget."""
+def compile_sweep(spec: SweepSpec, *, experiment_dir: str | None = None, until_stopped: bool = False) -> CompiledSweep:
+    """Build the Ray Tune objects for ``spec``; raises :class:`SweepConfigError` for a missing budget.
+
+    ``until_stopped`` (``run``, ``resume``, ``agent``): random/bayes without run_cap or count run
+    until stopped, as ``wandb agent`` without ``--count`` does (``num_samples`` is -1).
+    """
     if spec.method == "grid":
         points = planned_points(spec)
         num_samples = len(points)
+    elif until_stopped and not (spec.run_cap or spec.runner.count):
+        num_samples = UNTIL_STOPPED
+        points = random_configs(spec, 64, spec.runner.seed) if spec.method == "random" else None
     else:
         num_samples = trial_count(spec)
         points = planned_points(spec, num_samples)

@@ -6,6 +6,7 @@ import copy
 import json
 import os
 import pickle
+from collections.abc import Callable
 from typing import Any
 
 from ray.tune.search import Searcher
@@ -19,11 +20,13 @@ class PlannedSearcher(Searcher):
     experiment, so a resumed sweep continues with the next point.
     """
 
-    def __init__(self, points: list[dict[str, Any]], records_dir: str | None = None) -> None:
+    def __init__(self, points: list[dict[str, Any]], records_dir: str | None = None,
+                 more: Callable[[int], list[dict[str, Any]]] | None = None) -> None:
         super().__init__()
         self.points = [copy.deepcopy(p) for p in points]
         self.next_index = 0
         self.records_dir = records_dir
+        self.more = more  # ``more(n)``: the first n points of an endless stream (a sweep run until stopped)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickled from Ray's saved tuner state on resume: read the resumed directory's records."""
@@ -38,7 +41,12 @@ class PlannedSearcher(Searcher):
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         claimed = self._claimed_configs()
-        while self.next_index < len(self.points):
+        draws = 4  # a small discrete space runs out of new configs: finish rather than draw forever
+        while True:
+            if self.more is not None and self.next_index >= len(self.points) and draws:
+                self.points, draws = self.more(max(64, 2 * len(self.points))), draws - 1  # the stream, drawn further
+            if self.next_index >= len(self.points):
+                break
             point = copy.deepcopy(self.points[self.next_index])
             self.next_index += 1
             if _key(point) not in claimed:

@@ -8,6 +8,7 @@ add the error text when the records lack it.
 from __future__ import annotations
 
 import math
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,17 @@ def best_sweep_config(raw_config: dict[str, Any], best_config: dict[str, Any]) -
     return sweep
 
 
+def retrain_comment(info: dict[str, Any], best_yaml: Path) -> str:
+    """How to rerun best.yaml, from any directory: paths in the config are relative to the sweep's workdir."""
+    config = info.get("config") or {}
+    runner = config.get("sweeprunner") or {}
+    if not (config.get("program") or config.get("command") or (isinstance(runner, dict) and runner.get("trainable"))):
+        return f"# Retrain it (Python, with the function the agent ran): sweeprunner.run_sweep({str(best_yaml)!r}, trainable=train)"
+    workdir = info.get("workdir")
+    where = f"cd {shlex.quote(workdir)} && " if workdir else ""
+    return f"# Retrain it: {where}python -m sweeprunner run {shlex.quote(str(best_yaml))}"
+
+
 def write_results(sweep_dir: str | Path) -> pd.DataFrame:
     """Write results.csv, results.parquet, histories.csv and best.yaml; return the trials table.
 
@@ -157,7 +169,7 @@ def _best_yaml(sweep_dir: Path, trials: pd.DataFrame) -> str | None:
             trials.attrs["lost"].append(f"best.yaml not written: the best trial's config is not a valid sweep ({exc})")
             return None
         header = (f"# Best trial {best['trial_id']} of {sweep_dir}: {trials.attrs['metric']} = "
-                  f"{best['best_metric']:.6g}\n# Retrain it: python -m sweeprunner best.yaml\n")
+                  f"{best['best_metric']:.6g}\n{retrain_comment(info, sweep_dir / BEST_YAML)}\n")
         return header + yaml.safe_dump(sweep, sort_keys=False)
     return None
 

@@ -29,6 +29,7 @@ from sweeprunner.results.records import (
     start_attempt,
     write_json_atomic,
 )
+from sweeprunner.trial.failures import fatal_error
 from sweeprunner.trial.protocol import finite_number, jsonable
 
 if TYPE_CHECKING:
@@ -56,6 +57,10 @@ class RecordsUnwritable(Exception):
         self.path, self.error = path, error
 
 
+#: How far the shown time left moves toward each new estimate (0..1): lower is steadier.
+ETA_SMOOTHING = 0.3
+
+
 class ProgressView(Callback):
     """Counts trials by state and the best metric so far; prints a compact status.
 
@@ -79,6 +84,8 @@ class ProgressView(Callback):
         self.best: float | None = None
         self._last_print = 0.0
         self._tty = self.stream.isatty()
+        self.clock = time.monotonic
+        self._eta_state: tuple[float, float, int] | None = None  # (seconds left, at, trials done)
 
     @property
     def stream(self) -> TextIO:
@@ -103,9 +110,12 @@ class ProgressView(Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.running.discard(trial.trial_id)
-        if trial.trial_id not in self.finished | self.stopped:
+        if trial.trial_id not in self.finished | self.stopped | self.errored:
             outcome = self.recorder.outcome(trial.trial_id)
-            (self.stopped if outcome == "stopped" else self.finished).add(trial.trial_id)
+            {"stopped": self.stopped, "errored": self.errored}.get(outcome, self.finished).add(trial.trial_id)
+            if outcome == "errored" and not self.quiet:  # failed deterministically: one line, no retries
+                self._line(f"trial {trial.trial_id} failed (not retried): {self.recorder.fatal(trial.trial_id)} "
+                           f"(traceback: {getattr(trial, 'path', None) or trial.trial_id}/error.txt)")
         self._maybe_print(force=True)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -120,20 +130,38 @@ class ProgressView(Callback):
             self.stream.flush()
 
     # --- rendering ---
+    def _line(self, text: str) -> None:
+        self.stream.write(("\r\033[K" if self._tty else "") + text + "\n")
+        self.stream.flush()
+
     @property
     def done_count(self) -> int:
         return len(self.finished | self.stopped | self.errored)
 
     def status_line(self) -> str:
-        elapsed = time.monotonic() - self.started_at
+        now = self.clock()
+        elapsed = now - self.started_at
         done = self.done_count
         eta = ""
         if 0 < done < self.total:
-            remaining = elapsed / done * (self.total - done)
-            eta = f", ~{_duration(remaining)} left"
+            eta = f", ~{_duration(self._eta(now, elapsed / done * (self.total - done), done))} left"
         best = "" if self.best is None else f" | best {self.metric} {self.best:.6g}"
-        return (f"[{_duration(elapsed)}{eta}] trials {done}/{self.total}: {len(self.running)} running, "
+        of = f"/{self.total}" if self.total >= 0 else " (until stopped)"
+        return (f"[{_duration(elapsed)}{eta}] trials {done}{of}: {len(self.running)} running, "
                 f"{len(self.finished)} finished, {len(self.stopped)} stopped early, {len(self.errored)} errored{best}")
+
+    def _eta(self, now: float, estimate: float, done: int) -> float:
+        """The time left, smoothed: it counts down between outcomes and moves part way to each new estimate.
+
+        Trials end in bursts (a batch of concurrent trials, early stops), so the raw estimate
+        (elapsed / done * left) jumps; each new outcome moves the shown value by ETA_SMOOTHING of the gap.
+        """
+        carried = None if self._eta_state is None else max(0.0, self._eta_state[0] - (now - self._eta_state[1]))
+        if carried is not None and self._eta_state[2] == done:
+            return carried
+        value = estimate if carried is None else carried + ETA_SMOOTHING * (estimate - carried)
+        self._eta_state = (value, now, done)
+        return value
 
     def _maybe_print(self, force: bool = False) -> None:
         if self.quiet:
@@ -206,11 +234,18 @@ class TrialRecorder(Callback):
             self._write(Path(self.sweep_dir), lambda sweep_dir, tid: start_attempt(sweep_dir, tid, iteration), trial_id)
         seen[trial_id] = iteration
 
+    def fatal(self, trial_id: str) -> str | None:
+        """The error line of a trial that failed without retries (trial/failures.py), or None."""
+        return fatal_error(self.sweep_dir, trial_id)
+
     def outcome(self, trial_id: str) -> str:
+        if self.fatal(trial_id):
+            return "errored"
         return "stopped" if self.halted.get(trial_id) else "finished"
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._event(trial.trial_id, self.outcome(trial.trial_id))
+        outcome = self.outcome(trial.trial_id)
+        self._event(trial.trial_id, outcome, **({"error": self.fatal(trial.trial_id)} if outcome == "errored" else {}))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error_file = getattr(trial, "error_file", None)

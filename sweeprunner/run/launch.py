@@ -20,7 +20,11 @@ from sweeprunner.config.parse import load_sweep, parse_sweep
 from sweeprunner.config.spec import SweepSpec
 from sweeprunner.errors import SweepConfigError
 from sweeprunner.results.records import (
+    BEST_YAML,
+    HISTORIES_CSV,
     LAUNCH_FILE,
+    RESULTS_CSV,
+    RESULTS_PARQUET,
     finished_ids,
     launch_info,
     record_trial_info,
@@ -115,24 +119,37 @@ def _one_line_ray_errors() -> None:
             handler.addFilter(_OneLineErrors())
 
 
-def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = None) -> Callable[[dict[str, Any]], None]:
+#: Set inside every trial process: ``sweeprunner.sweep``/``agent`` there are no-ops, not a nested sweep.
+IN_TRIAL_ENV = "SWEEPRUNNER_IN_TRIAL"
+
+
+def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = None, *,
+                        function: Callable[..., Any] | None = None) -> Callable[[dict[str, Any]], None]:
     """The function each trial runs: the user's trainable, in the user's directory, seeing only its GPUs.
 
-    A trial that the sweep's event log already records as finished or stopped returns at once:
-    after a driver crash Ray may not have saved that state and would otherwise run it again.
+    ``function`` (a callable, as ``sweeprunner.agent(..., function=train)`` passes) replaces the
+    config's trainable/program. A trial that the sweep's event log already records as finished or
+    stopped returns at once: after a driver crash Ray may not have saved that state and would
+    otherwise run it again.
     """
     from sweeprunner.trainables import BUILTIN
     from sweeprunner.trial.adapters import make_trainable
+    from sweeprunner.trial.failures import run_once
+    from sweeprunner.trial.preflight import check_trainable
 
-    if not (spec.runner.trainable or spec.program or spec.command):
+    if function is None and not (spec.runner.trainable or spec.program or spec.command):
         raise SweepConfigError.single(("sweeprunner", "trainable"), "nothing to run: set sweeprunner.trainable "
                                       f"(one of {sorted(BUILTIN)} or module:function), or program/command")
     target = BUILTIN.get(spec.runner.trainable, spec.runner.trainable) if spec.runner.trainable else None
+    program, command = (spec.program, spec.command) if function is None else (None, None)
     try:
-        inner = make_trainable(target, program=spec.program, command=spec.command, wandb_shim=spec.runner.wandb_shim,
+        inner = make_trainable(function if function is not None else target, program=program, command=command,
+                               wandb_shim=spec.runner.wandb_shim,
                                metric_name=spec.metric.name if spec.metric else None, workdir=workdir)
     except ValueError as exc:
         raise SweepConfigError.single(("sweeprunner", "trainable"), str(exc)) from None
+    check_trainable(target if function is None else None, program=program, command=command,
+                    wandb_shim=spec.runner.wandb_shim, workdir=workdir)  # before Ray starts: what would fail in every trial
     uses_gpu = spec.runner.resources.gpu > 0
     cpus = max(1, int(spec.runner.resources.cpu))
 
@@ -142,6 +159,7 @@ def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = N
 
         if os.path.isdir(workdir):
             os.chdir(workdir)
+        os.environ[IN_TRIAL_ENV] = "1"
         if not uses_gpu:
             os.environ["CUDA_VISIBLE_DEVICES"] = ""  # Ray 2.60 leaves it unset: a CPU trial would see every GPU
         os.environ["SWEEPRUNNER_NUM_CPUS"] = str(cpus)
@@ -155,9 +173,10 @@ def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = N
                 "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid()}
         if sweep_dir and os.path.isdir(sweep_dir):  # the sweep directory is reachable from this node
             record_trial_info(sweep_dir, trial_id, info)
-        inner(config)
+        run_once(inner, config, sweep_dir, trial_id)  # an error that would repeat fails once, unretried
 
-    trial.__name__ = slug(spec.runner.trainable or Path(spec.program or "command").stem).replace("-", "_").replace(".", "_")
+    trial.__name__ = slug(getattr(function, "__name__", None) or spec.runner.trainable
+                          or Path(spec.program or "command").stem).replace("-", "_").replace(".", "_")
     return trial
 
 
@@ -212,42 +231,68 @@ class _Prepared:
     callbacks: list[Callback]
 
 
-def _prepare(spec: SweepSpec, records_dir: str, quiet: bool) -> _Prepared:
-    """Build the trial function, the callbacks and the compiled sweep; config errors come before Ray starts."""
+def _prepare(spec: SweepSpec, records_dir: str, quiet: bool, *, function: Callable[..., Any] | None = None,
+             compiled: CompiledSweep | None = None) -> _Prepared:
+    """Build the trial function, the callbacks and the compiled sweep; config errors come before Ray starts.
+
+    ``compiled``: an agent call's own budget; by default the whole sweep (random/bayes without a
+    budget run until stopped)."""
     from ray import tune
 
     from sweeprunner.run.callbacks import driver_callbacks
+    from sweeprunner.run.output import SilentTrialLines, hide_ray_lines
 
-    trial_fn = make_trial_function(spec, os.getcwd(), records_dir)  # a bad trainable is a config error
+    trial_fn = make_trial_function(spec, os.getcwd(), records_dir, function=function)  # a bad trainable is a config error
     extra = wandb_callbacks(spec)  # so is log_to_wandb without the wandb package
     serve_sweep_dir(records_dir)  # the searcher and scheduler Ray unpickles on resume read this directory
-    compiled = compile_sweep(spec, experiment_dir=records_dir)
+    if compiled is None:
+        compiled = compile_sweep(spec, experiment_dir=records_dir, until_stopped=True)
     metric = spec.metric
     progress, recorder = driver_callbacks(records_dir, total=compiled.num_samples, quiet=quiet,
                                           metric=metric.name if metric else None, mode=metric.mode if metric else None)
+    hide_ray_lines()
     return _Prepared(compiled, tune.with_resources(trial_fn, compiled.placement_group()), progress,
-                     [recorder, progress, *extra])
+                     [recorder, progress, SilentTrialLines(), *extra])
 
 
-def _finish(records_dir: str, total: int, stopper: Any) -> int:
-    """Write the result files, print the summary, return the exit code."""
+def _finish(records_dir: str, total: int, stopper: Any, *, earlier: frozenset[str] = frozenset(),
+            resume: str | None = None) -> int:
+    """Write the result files, print the summary, return the exit code.
+
+    ``earlier``: trials of earlier agent calls on the same sweep (the exit code is about this
+    call's); ``resume``: how to continue, when not ``python -m sweeprunner resume DIR``.
+    """
     trials = write_results(records_dir)
     print(summary_table(trials), flush=True)
     metric = trials.attrs.get("metric")
-    if metric and not trials.empty and trials["best_metric"].isna().all():
+    if metric and not trials.empty and trials["best_metric"].isna().all() and (trials["status"] != "errored").any():
         print(f"warning: no trial reported the metric {metric!r}: check metric.name against what the trainable "
               "reports (see histories.csv for the reported keys)")
-    print(f"\nresults: {records_dir}  (results.csv, results.parquet, histories.csv, best.yaml)")
+    files = [RESULTS_CSV, RESULTS_PARQUET, HISTORIES_CSV] + [BEST_YAML] * (Path(records_dir) / BEST_YAML).is_file()
+    print(f"\nresults: {records_dir}  ({', '.join(files)})")
+    resume = resume or f"python -m sweeprunner resume {records_dir}"
+    if earlier and not trials.empty:
+        trials = trials[~trials["trial_id"].isin(earlier)]
     reached = getattr(stopper, "reached_by", None)
     if reached:
         print(f"metric target reached by trial {reached}: sweep stopped")
         return 1 if not trials.empty and (trials["status"] == "errored").any() else 0
+    if total < 0:  # ran until stopped: stopping it is how it ends
+        print(f"stopped after {len(trials)} trial(s); continue with: {resume}")
+        return 130
     done = 0 if trials.empty else int((trials["status"] != "incomplete").sum())
     if trials.empty or (trials["status"] == "incomplete").any() or done < total:
         left = max(total - done, int((trials["status"] == "incomplete").sum()) if not trials.empty else 0)
-        print(f"interrupted with {left} trial(s) left; continue with: python -m sweeprunner resume {records_dir}")
+        print(f"interrupted with {left} trial(s) left; continue with: {resume}")
         return 130
     return 1 if (trials["status"] == "errored").any() else 0
+
+
+def trials_text(num_samples: int) -> str:
+    """``N trials``, or what a sweep without a budget does."""
+    if num_samples >= 0:
+        return f"{num_samples} trials"
+    return "runs until stopped (no run_cap or --count, as `wandb agent` without --count): Ctrl-C ends it, `resume` continues it"
 
 
 def _storage_failed(records_dir: str, error: Exception) -> int:
@@ -262,7 +307,8 @@ def _storage_failed(records_dir: str, error: Exception) -> int:
     return 1
 
 
-def _fit(prepared: _Prepared, *, experiment_path: str, records_dir: str, options: LaunchOptions, restore: bool) -> int:
+def _fit(prepared: _Prepared, *, experiment_path: str, records_dir: str, options: LaunchOptions, restore: bool,
+         earlier: frozenset[str] = frozenset(), resume: str | None = None) -> int:
     from ray import tune
     from ray.tune import TuneError
 
@@ -280,15 +326,15 @@ def _fit(prepared: _Prepared, *, experiment_path: str, records_dir: str, options
         # (see callbacks.py and records.serve_sweep_dir), so they read this directory.
         tuner = tune.Tuner.restore(experiment_path, prepared.trial, resume_unfinished=True, resume_errored=True)
         if not options.quiet:
-            print(f"resuming {experiment_path}: {len(prepared.progress.finished)} of {compiled.num_samples} "
-                  "trial(s) already done", flush=True)
+            of = f" of {compiled.num_samples}" if compiled.num_samples >= 0 else " (runs until stopped)"
+            print(f"resuming {experiment_path}: {len(prepared.progress.finished)}{of} trial(s) already done", flush=True)
     else:
         tuner = tune.Tuner(prepared.trial, param_space={},
                            tune_config=compiled.tune_config(reuse_actors=_reuse_actors(compiled.spec)),
                            run_config=_run_config(compiled, experiment_path, prepared.callbacks))
     try:
         tuner.fit()
-        code = _finish(records_dir, compiled.num_samples, compiled.stopper)
+        code = _finish(records_dir, compiled.num_samples, compiled.stopper, earlier=earlier, resume=resume)
     except (RecordsUnwritable, OSError) as exc:
         return _storage_failed(records_dir, exc)
     except TuneError as exc:  # Ray may wrap a callback's exception: find ours
@@ -348,9 +394,11 @@ def run_sweep(spec: SweepSpec, *, options: LaunchOptions = LaunchOptions()) -> i
             claim.abandon()  # nothing started: leave no directory behind
             raise
         if not options.quiet:
-            for warning in spec.warnings:
+            from sweeprunner.run.output import run_warnings
+
+            for warning in run_warnings(spec):  # as `plan` shows them
                 print(f"warning: {warning}")
-            print(f"sweep {spec.name or spec.source or ''}: {prepared.compiled.num_samples} trials, results in "
+            print(f"sweep {spec.name or spec.source or ''}: {trials_text(prepared.compiled.num_samples)}, results in "
                   f"{claim.records_dir}" + (f" (Ray storage {claim.sweep_dir})" if claim.sweep_dir != claim.records_dir
                                             else ""), flush=True)
         return _fit(prepared, experiment_path=claim.sweep_dir, records_dir=claim.records_dir, options=options,
@@ -378,6 +426,9 @@ def resume_sweep(directory: str, *, options: LaunchOptions = LaunchOptions()) ->
     recorded = info.get("experiment_path") or ""
     experiment_path = recorded if is_uri(recorded) else records_dir
     spec = parse_sweep(info["config"], source=info.get("source"))
+    if info.get("sweep_id") and not (spec.runner.trainable or spec.program or spec.command):
+        raise SweepConfigError.single(("directory",), f"sweep {info['sweep_id']} runs a Python function (agent(..., "
+                                      f"function=...)): continue it with sweeprunner.agent({info['sweep_id']!r}, function=train)")
     try:
         lock = SweepLock(records_dir).acquire()  # a second `resume` of this directory stops here
     except OSError as exc:

@@ -190,12 +190,12 @@ def claim_sweep_directory(spec: SweepSpec, now: dt.datetime | None = None) -> Cl
     return Claim(sweep_dir, records_dir, lock, created)
 
 
-def write_launch_file(records_dir: str, spec: SweepSpec, experiment_path: str) -> None:
+def write_launch_file(records_dir: str, spec: SweepSpec, experiment_path: str, **extra: Any) -> None:
     """The launch record ``resume`` and ``results`` read. A local experiment path is not stored: the
     directory ``resume`` is given is the experiment (so a moved directory resumes from itself)."""
     record = {"config": spec.raw, "source": spec.source, "workdir": os.getcwd(),
               "experiment_path": experiment_path if is_uri(experiment_path) else None,
-              "metric": spec.metric.name if spec.metric else None, "mode": spec.metric.mode if spec.metric else None}
+              "metric": spec.metric.name if spec.metric else None, "mode": spec.metric.mode if spec.metric else None, **extra}
     try:
         write_json_atomic(Path(records_dir) / LAUNCH_FILE, record, indent=2)
     except OSError as exc:

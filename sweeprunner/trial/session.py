@@ -22,6 +22,8 @@ from sweeprunner.trial.protocol import jsonable
 
 #: Rows reported while running outside Ray Tune (standalone mode).
 history: list[dict[str, Any]] = []
+#: Rows reported by the current trial of this process (reset per trial; see trial/failures.py).
+reports_made = 0
 
 
 def _tune_context():
@@ -50,7 +52,9 @@ def in_tune() -> bool:
 
 def report(metrics: Mapping[str, Any], *, checkpoint_dir: str | os.PathLike[str] | None = None) -> None:
     """Report one row of metrics, optionally with a checkpoint directory (copied, not moved)."""
+    global reports_made
     row = {str(k): jsonable(v) for k, v in metrics.items()}
+    reports_made += 1
     if in_tune():
         from ray import tune
 

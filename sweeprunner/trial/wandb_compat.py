@@ -549,14 +549,20 @@ def termerror(message: str, **_: Any) -> None:
     print(f"wandb: ERROR {message}", file=sys.stderr)
 
 
-def sweep(*args: Any, **kwargs: Any) -> str:
-    raise NotImplementedError("wandb.sweep needs a W&B server; run the YAML with "
-                              "`python -m sweeprunner run CONFIG.yaml` instead")
+def sweep(sweep: Any, entity: str | None = None, project: str | None = None, prior_runs: Any = None,
+          **kwargs: Any) -> str:
+    """``wandb.sweep``: create a sweep from a config dict or YAML path; see :func:`sweeprunner.api.sweep`."""
+    from sweeprunner import api
+
+    return api.sweep(sweep, entity=entity, project=project, prior_runs=prior_runs, **kwargs)
 
 
-def agent(*args: Any, **kwargs: Any) -> None:
-    raise NotImplementedError("wandb.agent needs a W&B server; sweeprunner calls your train() "
-                              "itself: set `sweeprunner: {trainable: module:train}`")
+def agent(sweep_id: str, function: Any = None, entity: str | None = None, project: str | None = None,
+          count: int | None = None, **kwargs: Any) -> None:
+    """``wandb.agent``: run ``count`` trials of the sweep on Ray; see :func:`sweeprunner.api.agent`."""
+    from sweeprunner import api
+
+    api.agent(sweep_id, function=function, entity=entity, project=project, count=count, **kwargs)
 
 
 class _Media:
