@@ -141,17 +141,26 @@ def _is_stale(holder: dict[str, Any]) -> bool:
 class Claim:
     """A sweep directory this driver owns: created (or found empty) and locked."""
 
-    def __init__(self, sweep_dir: str, records_dir: str, lock: SweepLock, created: bool) -> None:
+    def __init__(self, sweep_dir: str, records_dir: str, lock: SweepLock, created: bool,
+                 created_root: Path | None = None) -> None:
         self.sweep_dir, self.records_dir, self.lock, self.created = sweep_dir, records_dir, lock, created
+        self.created_root = created_root  # the outermost folder this claim created (e.g. ./sweeps)
 
     def abandon(self) -> None:
-        """Nothing was started (a config error): unlock and remove the directory if this claim made it."""
+        """Nothing was started (a config error): unlock and remove the folders this claim made."""
         self.lock.release()
-        if self.created:
+        if not self.created:
+            return
+        path = Path(self.records_dir)
+        stop = self.created_root or path
+        while True:
             try:
-                Path(self.records_dir).rmdir()
+                path.rmdir()  # only ever an empty folder
             except OSError:
-                pass
+                return
+            if path == stop or path.parent == path:
+                return
+            path = path.parent
 
 
 def claim_sweep_directory(spec: SweepSpec, now: dt.datetime | None = None) -> Claim:
@@ -164,6 +173,7 @@ def claim_sweep_directory(spec: SweepSpec, now: dt.datetime | None = None) -> Cl
     records_dir = records_directory(sweep_dir)
     generated = not spec.runner.storage
     path = Path(records_dir)
+    created_root = next((p for p in reversed(path.parents) if not p.exists()), None)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         created = False
@@ -187,7 +197,7 @@ def claim_sweep_directory(spec: SweepSpec, now: dt.datetime | None = None) -> Cl
         lock.release()
         raise SweepConfigError.single(_STORAGE, f"{records_dir} already holds a sweep: continue it with "
                                       f"`python -m sweeprunner resume {records_dir}` or choose another --storage")
-    return Claim(sweep_dir, records_dir, lock, created)
+    return Claim(sweep_dir, records_dir, lock, created, created_root if generated else None)
 
 
 def write_launch_file(records_dir: str, spec: SweepSpec, experiment_path: str, **extra: Any) -> None:
