@@ -91,12 +91,11 @@ class Run:
         with self._history_path.open("a") as fh:
             fh.write(json.dumps(row, default=str) + "\n")
         self.summary.update({k: v for k, v in row.items() if not k.startswith("_")})
-        out = self._merger.push(row)
-        if out is not None:
+        for out in self._merger.push(row):
             self._report(out)
 
     def _report(self, row: dict[str, Any]) -> None:
-        self._reported_metric = self._reported_metric or self.metric is not None
+        self._reported_metric = self._reported_metric or (self.metric is not None and self.metric in row)
         if self._dirty_files and "ray" in sys.modules:
             self._dirty_files = False
             with tempfile.TemporaryDirectory(prefix="sweeprunner-files-") as tmp:
@@ -157,10 +156,14 @@ class Run:
             return
         if self._pending:
             self._commit()
+        leftover = self._merger.flush()   # rows logged after the last metric row
         self._write_files()
         if (self.metric is not None and not self._reported_metric
                 and carries_metric(self.summary, self.metric)):
-            self._report(flatten_row(self.summary))   # summary-only metric: one result
+            # summary-only metric: one result, with whatever was logged
+            leftover = [{k: v for row in leftover for k, v in row.items()} | flatten_row(self.summary)]
+        for out in leftover:
+            self._report(out)
         if self._on_finish is not None:
             self._on_finish(self)
 
