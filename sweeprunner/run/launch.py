@@ -170,13 +170,14 @@ def _reuse_actors(spec: SweepSpec) -> bool:
 
 
 def _run_config(spec: SweepSpec, compiled: CompiledSweep, sweep_dir: str, callbacks: list[Any]) -> Any:
-    from ray.tune import CheckpointConfig, FailureConfig, RunConfig
+    from ray.tune import CheckpointConfig, FailureConfig, RunConfig, SyncConfig
 
     parent, name = sweep_dir.rsplit("/", 1)
     return RunConfig(
         name=name, storage_path=parent, stop=compiled.stopper, callbacks=callbacks, verbose=0, log_to_file=True,
         failure_config=FailureConfig(max_failures=spec.runner.max_failures),
         checkpoint_config=CheckpointConfig(num_to_keep=CHECKPOINTS_TO_KEEP),
+        sync_config=SyncConfig(sync_artifacts=True),  # trial files written on a node without the storage path
     )
 
 

@@ -137,11 +137,28 @@ def trial_id() -> str:
     return ctx.get_trial_id() if ctx is not None else "standalone"
 
 
+def _storage_trial_dir(ctx: Any) -> Path:
+    """This trial's directory in the sweep's storage when this node can write there, else
+    Ray's per-trial working directory, which Ray uploads to the storage when the sweep sets
+    ``SyncConfig(sync_artifacts=True)`` (URI storage, or a node without the shared path).
+
+    Ray 2.60's ``get_trial_dir()`` is a staging directory under /tmp/ray (for reused actors a
+    ``working_dirs/`` one that is never copied), hence the storage context (a DeveloperAPI).
+    """
+    import pyarrow.fs
+
+    storage = ctx.get_storage()
+    if (isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem)
+            and os.path.isdir(storage.experiment_fs_path)):
+        return Path(storage.trial_fs_path)
+    return Path(storage.trial_working_directory)
+
+
 def trial_dir() -> Path:
-    """A directory for this trial's own files (artifacts, logs)."""
+    """A directory for this trial's own files (artifacts, logs): in the sweep's storage."""
     ctx = _tune_context()
     if ctx is not None:
-        path = Path(ctx.get_trial_dir())
+        path = _storage_trial_dir(ctx)
     else:
         path = Path(os.environ.get(TRIAL_DIR_ENV, os.getcwd()))
     path.mkdir(parents=True, exist_ok=True)
