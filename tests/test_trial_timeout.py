@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -46,9 +48,17 @@ def test_deadline_interrupts_python_code_and_leaves_fast_code_alone():
 
 def test_deadline_falls_back_to_the_last_resort_for_code_stuck_outside_python():
     called = []
-    with pytest.raises(TrialTimeout), deadline(0.2, grace_s=0.3, last_resort=called.append):
-        time.sleep(1.5)   # one C call: the timeout exception lands only after it (here: not killed)
-    assert called and "trial_timeout (0.2 s)" in called[0]
+    before = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])   # not the trial's
+    try:
+        with pytest.raises(TrialTimeout), deadline(0.2, grace_s=0.3, last_resort=lambda *a: called.append(a)):
+            during = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+            time.sleep(1.5)   # one C call: the timeout exception lands only after it (here: not killed)
+        assert called and "trial_timeout (0.2 s)" in called[0][0] and before.pid in called[0][1]
+        during.wait(timeout=5)              # ended (a sleep of 60 s would time out here)
+        assert before.poll() is None        # only the trial's children end
+    finally:
+        before.kill()
+        before.wait()
 
 
 def test_a_script_past_the_timeout_is_ended_with_its_process_group(tmp_path, monkeypatch):

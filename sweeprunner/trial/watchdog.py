@@ -30,12 +30,17 @@ def timeout_message(timeout_s: float) -> str:
     return f"trial timed out: it ran longer than sweeprunner.trial_timeout ({timeout_s:g} s)"
 
 
-def kill_children(grace_s: float = 1.0) -> None:
-    """SIGTERM then SIGKILL every descendant of this process (DataLoader workers, pools...)."""
+def _children() -> list[psutil.Process]:
     try:
-        children = psutil.Process().children(recursive=True)
+        return psutil.Process().children(recursive=True)
     except psutil.Error:
-        return
+        return []
+
+
+def kill_children(grace_s: float = 1.0, *, keep: frozenset[int] = frozenset()) -> None:
+    """SIGTERM then SIGKILL the descendants of this process (DataLoader workers, pools...)
+    whose pids are not in ``keep`` (those that were there before the trial started)."""
+    children = [child for child in _children() if child.pid not in keep]
     for child in children:
         with contextlib.suppress(psutil.Error):
             child.terminate()
@@ -51,21 +56,22 @@ def _raise_in(thread: threading.Thread, exc: type[BaseException]) -> None:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(exc))
 
 
-def _kill_self(message: str) -> None:
+def _kill_self(message: str, keep: frozenset[int] = frozenset()) -> None:
     print(f"sweeprunner: {message}; it did not stop, so its process is killed", file=sys.stderr, flush=True)
-    kill_children()
+    kill_children(keep=keep)
     os.kill(os.getpid(), signal.SIGKILL)
 
 
 @contextlib.contextmanager
 def deadline(timeout_s: float | None, *, grace_s: float = 10.0,
-             last_resort: Callable[[str], None] = _kill_self) -> Iterator[None]:
+             last_resort: Callable[[str, frozenset[int]], None] = _kill_self) -> Iterator[None]:
     """Run the body (in this thread) for at most ``timeout_s`` seconds, else raise TrialTimeout."""
     if not timeout_s:
         yield
         return
     message = timeout_message(timeout_s)
     target = threading.current_thread()
+    keep = frozenset(child.pid for child in _children())   # not the trial's: never killed here
     done = threading.Event()
     expired = threading.Event()
 
@@ -76,7 +82,7 @@ def deadline(timeout_s: float | None, *, grace_s: float = 10.0,
         print(f"sweeprunner: {message}", file=sys.stderr, flush=True)
         _raise_in(target, TrialTimeout)
         if not done.wait(grace_s):
-            last_resort(message)
+            last_resort(message, keep)
 
     threading.Thread(target=watch, name="sweeprunner-trial-timeout", daemon=True).start()
     try:
@@ -88,4 +94,4 @@ def deadline(timeout_s: float | None, *, grace_s: float = 10.0,
         if expired.is_set():
             if target.ident is not None:   # not delivered yet: cancel it
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target.ident), None)
-            kill_children()
+            kill_children(keep=keep)
