@@ -193,7 +193,7 @@ parent, grace, argv = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
 def deathsig(sig):
     try:
         ctypes.CDLL(None).prctl(1, int(sig))   # PR_SET_PDEATHSIG
-    except Exception:
+    except (OSError, AttributeError):   # no prctl (not glibc): the watcher still ends the group
         pass
 def others():   # live processes of this group but this one
     group, count = os.getpgid(0), 0

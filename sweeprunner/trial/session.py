@@ -16,7 +16,7 @@ import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sweeprunner.trial.protocol import (
     CHECKPOINT_DIR_ENV,
@@ -28,6 +28,9 @@ from sweeprunner.trial.protocol import (
     jsonable,
     tune_row,
 )
+
+if TYPE_CHECKING:
+    from ray.tune.context import TuneContext
 
 #: Rows reported while running outside Ray Tune (standalone mode).
 history: list[dict[str, Any]] = []
@@ -57,7 +60,7 @@ def _reserved_keys() -> frozenset[str]:
                       *r.AUTO_RESULT_KEYS, *r.DEBUG_METRICS})
 
 
-def _tune_context():
+def _tune_context() -> TuneContext | None:
     """The Ray Tune context of this process, or None when not inside a Tune trial."""
     if "ray" not in sys.modules:  # a Tune trial always has Ray loaded; don't pay its import otherwise
         return None
@@ -72,7 +75,7 @@ def _tune_context():
             if ctx is None or ctx.get_trial_id() is None:
                 return None
         return ctx
-    except Exception:
+    except (RuntimeError, AttributeError, ValueError):  # Ray refuses outside a Tune session: not in a trial
         return None
 
 
@@ -137,7 +140,7 @@ def trial_id() -> str:
     return ctx.get_trial_id() if ctx is not None else "standalone"
 
 
-def _storage_trial_dir(ctx: Any) -> Path:
+def _storage_trial_dir(ctx: TuneContext) -> Path:
     """This trial's directory in the sweep's storage when this node can write there, else
     Ray's per-trial working directory, which Ray uploads to the storage when the sweep sets
     ``SyncConfig(sync_artifacts=True)`` (URI storage, or a node without the shared path).
