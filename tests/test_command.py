@@ -23,6 +23,7 @@ from sweeprunner.trial.command import (
     sweep_args,
     terminate_group,
 )
+from sweeprunner.trial.protocol import CHECKPOINT_DIR_ENV, JSONL_ENV, TRIAL_DIR_ENV
 from sweeprunner.trial.protocol import parse_row as parse_protocol_line
 
 SCRIPTS = Path(__file__).parent / "data" / "scripts"
@@ -33,9 +34,9 @@ PY = sys.executable
 def trial_dir(tmp_path, monkeypatch):
     """A standalone trial directory; reports land in session.history."""
     path = tmp_path / "trial"
-    monkeypatch.setenv("SWEEPRUNNER_TRIAL_DIR", str(path))
-    monkeypatch.delenv("SWEEPRUNNER_CHECKPOINT_DIR", raising=False)
-    monkeypatch.delenv("SWEEPRUNNER_JSONL", raising=False)
+    monkeypatch.setenv(TRIAL_DIR_ENV, str(path))
+    monkeypatch.delenv(CHECKPOINT_DIR_ENV, raising=False)
+    monkeypatch.delenv(JSONL_ENV, raising=False)
     session.history.clear()
     yield path
     session.history.clear()
@@ -168,7 +169,7 @@ def test_missing_program_and_missing_wandb_get_clear_errors(trial_dir):
 
 
 def test_child_checkpoints_are_reported_and_seed_a_retry(trial_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("SWEEPRUNNER_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    monkeypatch.setenv(CHECKPOINT_DIR_ENV, str(tmp_path / "ckpt"))
     code = "import native_train as m, json, sys; m.train(json.loads(sys.argv[1]))"
     trainable = make_trainable(command=["${interpreter}", "-c", code, "${args_json}"],
                                metric_name="loss", workdir=str(SCRIPTS))

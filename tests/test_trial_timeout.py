@@ -16,6 +16,7 @@ from sweeprunner.config.parse import parse_sweep
 from sweeprunner.errors import SweepConfigError
 from sweeprunner.trial import session
 from sweeprunner.trial.adapters import make_trainable
+from sweeprunner.trial.protocol import TRIAL_DIR_ENV
 from sweeprunner.trial.watchdog import TrialTimeout, deadline
 
 SCRIPTS = Path(__file__).parent / "data" / "scripts"
@@ -62,7 +63,7 @@ def test_deadline_falls_back_to_the_last_resort_for_code_stuck_outside_python():
 
 
 def test_a_script_past_the_timeout_is_ended_with_its_process_group(tmp_path, monkeypatch):
-    monkeypatch.setenv("SWEEPRUNNER_TRIAL_DIR", str(tmp_path / "trial"))
+    monkeypatch.setenv(TRIAL_DIR_ENV, str(tmp_path / "trial"))
     session.history.clear()
     pids = tmp_path / "pids.json"
     trainable = make_trainable(command=["${interpreter}", str(SCRIPTS / "forever.py"), str(pids)],

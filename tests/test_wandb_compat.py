@@ -14,6 +14,7 @@ import pytest
 
 from sweeprunner.trial import session, wandb_compat
 from sweeprunner.trial.adapters import make_trainable
+from sweeprunner.trial.protocol import CHECKPOINT_DIR_ENV, JSONL_ENV, TRIAL_DIR_ENV
 
 SCRIPTS = Path(__file__).parent / "data" / "scripts"
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def trial_dir(tmp_path, monkeypatch):
     """A standalone trial: its own directory and cwd, an empty history, no `wandb` module left."""
-    monkeypatch.setenv("SWEEPRUNNER_TRIAL_DIR", str(tmp_path / "trial"))
-    monkeypatch.delenv("SWEEPRUNNER_CHECKPOINT_DIR", raising=False)
-    monkeypatch.delenv("SWEEPRUNNER_JSONL", raising=False)
+    monkeypatch.setenv(TRIAL_DIR_ENV, str(tmp_path / "trial"))
+    monkeypatch.delenv(CHECKPOINT_DIR_ENV, raising=False)
+    monkeypatch.delenv(JSONL_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
     session.history.clear()
     saved = sys.modules.get("wandb")
@@ -159,7 +160,7 @@ def test_jsonl_output_in_a_child_needs_no_ray(trial_dir):
     code = ("from sweeprunner.trial import wandb_compat as wandb\n"
             "wandb.init(); wandb.log({'loss': 1.5}); wandb.finish()\n"
             "import sys; assert 'ray' not in sys.modules")
-    env = {**os.environ, "SWEEPRUNNER_JSONL": "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, JSONL_ENV: "1", "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True, timeout=60).stdout
     row = json.loads(out.strip().splitlines()[-1])["sweeprunner"]
@@ -217,7 +218,7 @@ def test_guide_pytorch_train_runs_unchanged_with_the_shim(trial_dir):
 
 
 def test_native_train_config_form_reports_and_resumes(trial_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("SWEEPRUNNER_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    monkeypatch.setenv(CHECKPOINT_DIR_ENV, str(tmp_path / "ckpt"))
     trainable = make_trainable(str(SCRIPTS / "native_train.py") + ":train")
     trainable({"opt": {"lr": 1.0}, "epochs": 2})
     trainable({"opt": {"lr": 1.0}, "epochs": 4})   # a retry resumes after epoch 1
