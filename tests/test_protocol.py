@@ -65,3 +65,5 @@ def test_tune_row_keeps_finite_metrics_and_namespaces_reserved_keys():
     assert row == {"loss": 0.5, "user/done": True, "user/trial_id": "x"}
     assert renamed == ["done", "trial_id"]
     assert tune_row({"acc": 1}, metric="loss", mode="min")[0] == {"acc": 1}   # no metric: nothing imputed
+    row, _ = tune_row({"done": math.nan}, metric="done", mode="min", reserved={"done"})
+    assert row == {"user/done": "nan"}   # a reserved metric name is never written back for Ray

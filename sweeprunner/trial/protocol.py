@@ -170,7 +170,7 @@ def tune_row(row: Mapping[str, Any], *, metric: str | None, mode: str | None,
             renamed.append(name)
             name = USER_PREFIX + name
         out[name] = jsonable(value)
-    if metric is not None and metric in row:
+    if metric is not None and metric in row and metric not in reserved:
         value = jsonable(row[metric])
         if not _finite(value):
             out[RAW_PREFIX + metric] = value
