@@ -34,3 +34,31 @@ def test_reused_actors_keep_every_trials_outputs_in_the_sweep_storage(tmp_path):
     [failed] = [t for t in trial_dirs if json.loads((t / "params.json").read_text())["x"] == 3]
     message = (failed / "error.txt").read_text()
     assert str(failed / "stderr.log") in message and "/tmp/ray" not in message
+
+
+def test_storage_the_trial_cannot_write_directly_gets_the_outputs_through_ray(tmp_path):
+    """A storage filesystem that is not a local path (here a SubTreeFileSystem, standing for S3
+    or a node without the shared path): trials write to Ray's working dir, Ray uploads it."""
+    import pyarrow.fs
+    from ray import tune
+
+    from sweeprunner.trial.adapters import make_trainable
+
+    (tmp_path / "bucket").mkdir()
+    filesystem = pyarrow.fs.SubTreeFileSystem(str(tmp_path / "bucket"), pyarrow.fs.LocalFileSystem())
+    trainable = make_trainable(command=["${interpreter}", "-c", "import sys; print('out', sys.argv[1])", "${args}"],
+                               metric_name="loss")
+    tuner = tune.Tuner(trainable, param_space={"x": tune.grid_search([1, 2, 3, 4])},
+                       tune_config=tune.TuneConfig(reuse_actors=True),
+                       run_config=tune.RunConfig(name="exp", storage_path="sweeps", storage_filesystem=filesystem,
+                                                 sync_config=tune.SyncConfig(sync_artifacts=True), verbose=0))
+    tuner.fit()
+    logs = sorted((tmp_path / "bucket" / "sweeps" / "exp").glob("*/stdout.log"))
+    assert [p.read_text() for p in logs] == [f"out --x={x}\n" for x in (1, 2, 3, 4)]
+    # and the driver asks Ray for exactly that upload
+    from sweeprunner.compile.compiler import compile_sweep
+    from sweeprunner.config.parse import parse_sweep
+    from sweeprunner.run.launch import _run_config
+
+    spec = parse_sweep({"method": "grid", "parameters": {"x": {"value": 1}}, "sweeprunner": {"trainable": "toy"}})
+    assert _run_config(spec, compile_sweep(spec), str(tmp_path / "s"), []).sync_config.sync_artifacts is True
