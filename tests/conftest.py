@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sweeprunner.trial.protocol import CHECKPOINT_DIR_ENV, NUM_CPUS_ENV
+
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
@@ -48,8 +50,8 @@ def standalone_trainable(tmp_path, monkeypatch):
 
     from sweeprunner.trial import session
 
-    monkeypatch.setenv("SWEEPRUNNER_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
-    monkeypatch.setenv("SWEEPRUNNER_NUM_CPUS", "1")
+    monkeypatch.setenv(CHECKPOINT_DIR_ENV, str(tmp_path / "ckpt"))
+    monkeypatch.setenv(NUM_CPUS_ENV, "1")
     threads = torch.get_num_threads()
     session.history.clear()
     yield

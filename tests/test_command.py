@@ -19,11 +19,12 @@ from sweeprunner.trial.command import (
     CommandError,
     CommandSpec,
     expand_command,
-    parse_protocol_line,
     run_command,
     sweep_args,
     terminate_group,
 )
+from sweeprunner.trial.protocol import CHECKPOINT_DIR_ENV, JSONL_ENV, TRIAL_DIR_ENV
+from sweeprunner.trial.protocol import parse_row as parse_protocol_line
 
 SCRIPTS = Path(__file__).parent / "data" / "scripts"
 PY = sys.executable
@@ -33,9 +34,9 @@ PY = sys.executable
 def trial_dir(tmp_path, monkeypatch):
     """A standalone trial directory; reports land in session.history."""
     path = tmp_path / "trial"
-    monkeypatch.setenv("SWEEPRUNNER_TRIAL_DIR", str(path))
-    monkeypatch.delenv("SWEEPRUNNER_CHECKPOINT_DIR", raising=False)
-    monkeypatch.delenv("SWEEPRUNNER_JSONL", raising=False)
+    monkeypatch.setenv(TRIAL_DIR_ENV, str(path))
+    monkeypatch.delenv(CHECKPOINT_DIR_ENV, raising=False)
+    monkeypatch.delenv(JSONL_ENV, raising=False)
     session.history.clear()
     yield path
     session.history.clear()
@@ -168,7 +169,7 @@ def test_missing_program_and_missing_wandb_get_clear_errors(trial_dir):
 
 
 def test_child_checkpoints_are_reported_and_seed_a_retry(trial_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("SWEEPRUNNER_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    monkeypatch.setenv(CHECKPOINT_DIR_ENV, str(tmp_path / "ckpt"))
     code = "import native_train as m, json, sys; m.train(json.loads(sys.argv[1]))"
     trainable = make_trainable(command=["${interpreter}", "-c", code, "${args_json}"],
                                metric_name="loss", workdir=str(SCRIPTS))
@@ -236,6 +237,14 @@ def test_run_command_directly_with_a_spec(trial_dir):
     run_command(spec, {"a": 1})
     assert session.history == []
     assert (trial_dir / "stdout.log").read_text() == "plain output only\n"
+
+
+def test_script_rows_without_a_finite_metric_are_all_kept(trial_dir):
+    rows = [{"val_loss": 1}, {"val_loss": 2}, {"loss": "bad"}, {"loss": None}, {"val_loss": 3}]
+    code = "import json\n" + "".join(f"print(json.dumps({{'sweeprunner': {r!r}}}))\n" for r in rows)
+    run_command(CommandSpec(command=("${interpreter}", "-c", code), metric="loss"), {})
+    assert session.history == [{"val_loss": 1}, {"val_loss": 2, "loss": "bad"}, {"loss": None},
+                               {"val_loss": 3}]
 
 
 # ---------------------------------------------------------------------------- end to end (Ray)

@@ -6,6 +6,7 @@ import pytest
 
 from sweeprunner.trainables.vision import train
 from sweeprunner.trial import session
+from sweeprunner.trial.protocol import CHECKPOINT_DIR_ENV, NUM_CPUS_ENV
 
 TINY_DDP = {
     "architecture": "simple_cnn",
@@ -19,8 +20,8 @@ TINY_DDP = {
 
 @pytest.fixture(autouse=True)
 def standalone(tmp_path, monkeypatch):
-    monkeypatch.setenv("SWEEPRUNNER_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
-    monkeypatch.setenv("SWEEPRUNNER_NUM_CPUS", "2")
+    monkeypatch.setenv(CHECKPOINT_DIR_ENV, str(tmp_path / "ckpt"))
+    monkeypatch.setenv(NUM_CPUS_ENV, "2")
     session.history.clear()
     yield
     session.history.clear()

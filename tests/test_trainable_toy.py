@@ -6,11 +6,12 @@ import pytest
 
 from sweeprunner.trainables import BUILTIN, resolve_trainable, toy
 from sweeprunner.trial import session
+from sweeprunner.trial.protocol import CHECKPOINT_DIR_ENV
 
 
 @pytest.fixture(autouse=True)
 def standalone(tmp_path, monkeypatch):
-    monkeypatch.setenv("SWEEPRUNNER_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    monkeypatch.setenv(CHECKPOINT_DIR_ENV, str(tmp_path / "ckpt"))
     session.history.clear()
     yield
     session.history.clear()
@@ -42,7 +43,7 @@ def test_curve_is_deterministic_and_best_near_lr_1e_3(tmp_path, monkeypatch):
     toy.train({"lr": 1e-3, "epochs": 3})
     good = [row["loss"] for row in session.history]
     session.history.clear()
-    monkeypatch.setenv("SWEEPRUNNER_CHECKPOINT_DIR", str(tmp_path / "other"))
+    monkeypatch.setenv(CHECKPOINT_DIR_ENV, str(tmp_path / "other"))
     toy.train({"lr": 1e-1, "epochs": 3})
     bad = [row["loss"] for row in session.history]
     assert good == sorted(good, reverse=True) and all(g < b for g, b in zip(good, bad, strict=True))
@@ -63,6 +64,6 @@ def test_fail_once_marker_fails_then_resumes(tmp_path, monkeypatch):
         toy.train(config)
     toy.train(config)
     assert [row["epoch"] for row in session.history] == [0, 1, 2, 3]
-    monkeypatch.setenv("SWEEPRUNNER_CHECKPOINT_DIR", str(tmp_path / "fresh"))
+    monkeypatch.setenv(CHECKPOINT_DIR_ENV, str(tmp_path / "fresh"))
     with pytest.raises(RuntimeError, match="fail_at_epoch"):
         toy.train({"epochs": 2, "fail_at_epoch": 0})

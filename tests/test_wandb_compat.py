@@ -14,6 +14,7 @@ import pytest
 
 from sweeprunner.trial import session, wandb_compat
 from sweeprunner.trial.adapters import make_trainable
+from sweeprunner.trial.protocol import CHECKPOINT_DIR_ENV, JSONL_ENV, TRIAL_DIR_ENV
 
 SCRIPTS = Path(__file__).parent / "data" / "scripts"
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def trial_dir(tmp_path, monkeypatch):
     """A standalone trial: its own directory and cwd, an empty history, no `wandb` module left."""
-    monkeypatch.setenv("SWEEPRUNNER_TRIAL_DIR", str(tmp_path / "trial"))
-    monkeypatch.delenv("SWEEPRUNNER_CHECKPOINT_DIR", raising=False)
-    monkeypatch.delenv("SWEEPRUNNER_JSONL", raising=False)
+    monkeypatch.setenv(TRIAL_DIR_ENV, str(tmp_path / "trial"))
+    monkeypatch.delenv(CHECKPOINT_DIR_ENV, raising=False)
+    monkeypatch.delenv(JSONL_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
     session.history.clear()
     saved = sys.modules.get("wandb")
@@ -94,18 +95,20 @@ def test_each_log_carrying_the_metric_is_one_result(trial_dir):
         wandb_compat.log({"loss": 1.0, "epoch": 0})
         wandb_compat.log({"acc": 0.5}, commit=False)
         wandb_compat.log({"loss": 0.5, "epoch": 1})
-        wandb_compat.log({"loss": float("nan")})           # not a valid metric value
+        wandb_compat.log({"loss": float("nan")})           # reported; Tune sees the worst value
         wandb_compat.log({"val": {"loss": 2.0}})           # nested -> "val.loss"
         wandb_compat.log({"loss": 0.25, "img": wandb_compat.Image(None)})
+        wandb_compat.log({"val": {"loss": 1.0}})           # after the last metric row: kept too
 
     _run({}, "loss", body)
     rows = session.history
-    assert [r["loss"] for r in rows] == [1.0, 0.5, 0.25]
+    assert [r["loss"] for r in rows[:4]] == [1.0, 0.5, "nan", 0.25]
     assert rows[0]["lr"] == 0.1 and rows[1]["acc"] == 0.5
-    assert rows[2]["val.loss"] == 2.0 and "img" not in rows[2]
-    assert [r["_step"] for r in rows] == [1, 2, 5]
+    assert rows[3]["val.loss"] == 2.0 and "img" not in rows[3]
+    assert rows[4] == {"val.loss": 1.0, "_step": 6, "_runtime": rows[4]["_runtime"]}
+    assert [r["_step"] for r in rows] == [1, 2, 3, 5, 6]
     history = (trial_dir / "wandb" / "history.jsonl").read_text().splitlines()
-    assert len(history) == 6
+    assert len(history) == 7
 
 
 def test_without_a_metric_every_committed_row_is_reported(trial_dir):
@@ -157,7 +160,7 @@ def test_jsonl_output_in_a_child_needs_no_ray(trial_dir):
     code = ("from sweeprunner.trial import wandb_compat as wandb\n"
             "wandb.init(); wandb.log({'loss': 1.5}); wandb.finish()\n"
             "import sys; assert 'ray' not in sys.modules")
-    env = {**os.environ, "SWEEPRUNNER_JSONL": "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, JSONL_ENV: "1", "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True, timeout=60).stdout
     row = json.loads(out.strip().splitlines()[-1])["sweeprunner"]
@@ -213,7 +216,7 @@ def test_guide_pytorch_train_runs_unchanged_with_the_shim(trial_dir):
 
 
 def test_native_train_config_form_reports_and_resumes(trial_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("SWEEPRUNNER_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    monkeypatch.setenv(CHECKPOINT_DIR_ENV, str(tmp_path / "ckpt"))
     trainable = make_trainable(str(SCRIPTS / "native_train.py") + ":train")
     trainable({"opt": {"lr": 1.0}, "epochs": 2})
     trainable({"opt": {"lr": 1.0}, "epochs": 4})   # a retry resumes after epoch 1

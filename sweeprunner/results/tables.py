@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sweeprunner.compile.sampling import flatten
 from sweeprunner.errors import SweepConfigError
 from sweeprunner.results.records import (
     BEST_YAML,
@@ -33,7 +32,7 @@ from sweeprunner.results.records import (
     trial_ids,
     write_atomic,
 )
-from sweeprunner.trial.protocol import finite_number
+from sweeprunner.trial.protocol import finite_number, flatten
 
 __all__ = ["LAUNCH_FILE", "best_sweep_config", "launch_info", "load_trials", "print_results", "summary_table",
            "write_results"]

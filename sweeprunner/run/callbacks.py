@@ -30,7 +30,7 @@ from sweeprunner.results.records import (
     write_json_atomic,
 )
 from sweeprunner.trial.failures import fatal_error
-from sweeprunner.trial.protocol import finite_number, jsonable
+from sweeprunner.trial.protocol import finite_number, history_row, jsonable
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
@@ -68,7 +68,7 @@ class ProgressView(Callback):
     """
 
     def __init__(self, *, total: int, metric: str | None, mode: str | None, recorder: Any, quiet: bool = False,
-                 stream: TextIO | None = None, interval_s: float = 10.0) -> None:
+                 stream: TextIO | None = None, interval_s: float = 10.0, stalled_after_s: float = 300.0) -> None:
         self.total = total
         self.metric = metric
         self.mode = mode
@@ -77,6 +77,8 @@ class ProgressView(Callback):
         self._stream = stream
         self.interval_s = interval_s
         self.started_at = time.monotonic()
+        self.stalled_after_s = stalled_after_s
+        self.last_result_at = self.started_at  # a trial start counts too: "no result for" a running trial
         self.running: set[str] = set()
         self.finished: set[str] = set(getattr(recorder, "recorded", ()))  # final before a resume
         self.stopped: set[str] = set()
@@ -100,9 +102,14 @@ class ProgressView(Callback):
     # --- Ray Tune callback hooks ---
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.running.add(trial.trial_id)
+        self.last_result_at = time.monotonic()
         self._maybe_print()
 
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        self._maybe_print()   # so a sweep whose trials report nothing still shows that
+
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        self.last_result_at = time.monotonic()
         value = finite_number(result.get(self.metric)) if self.metric else None
         if value is not None and (self.best is None or (value > self.best if self.mode == "max" else value < self.best)):
             self.best = value
@@ -147,8 +154,12 @@ class ProgressView(Callback):
             eta = f", ~{_duration(self._eta(now, elapsed / done * (self.total - done), done))} left"
         best = "" if self.best is None else f" | best {self.metric} {self.best:.6g}"
         of = f"/{self.total}" if self.total >= 0 else " (until stopped)"
+        idle = time.monotonic() - self.last_result_at
+        stalled = (f" | no result for {_duration(idle)} (see sweeprunner.trial_timeout)"
+                   if self.running and idle >= self.stalled_after_s else "")
         return (f"[{_duration(elapsed)}{eta}] trials {done}{of}: {len(self.running)} running, "
-                f"{len(self.finished)} finished, {len(self.stopped)} stopped early, {len(self.errored)} errored{best}")
+                f"{len(self.finished)} finished, {len(self.stopped)} stopped early, {len(self.errored)} errored"
+                f"{best}{stalled}")
 
     def _eta(self, now: float, estimate: float, done: int) -> float:
         """The time left, smoothed: it counts down between outcomes and moves part way to each new estimate.
@@ -218,7 +229,7 @@ class TrialRecorder(Callback):
         iteration = result.get("training_iteration")
         if isinstance(iteration, int):
             self._new_attempt_if_restarted(trial.trial_id, iteration)
-        row = {k: jsonable(v) for k, v in result.items() if k != "config" and not isinstance(v, dict | list)}
+        row = {k: jsonable(v) for k, v in history_row(result).items() if k != "config" and not isinstance(v, dict | list)}
         self._write(history_path(self.sweep_dir, trial.trial_id), append_json_line, row)
 
     def _new_attempt_if_restarted(self, trial_id: str, iteration: int) -> None:

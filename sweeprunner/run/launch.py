@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LaunchOptions", "connect", "make_trial_function", "records_directory", "resume_sweep", "run_sweep",
            "run_sweep_file", "sweep_directory", "upload_results"]
+from sweeprunner.trial.protocol import NUM_CPUS_ENV
 
 #: Checkpoints kept per trial: the latest ones, enough to cover the last saved experiment state.
 CHECKPOINTS_TO_KEEP = 3
@@ -145,7 +146,9 @@ def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = N
     try:
         inner = make_trainable(function if function is not None else target, program=program, command=command,
                                wandb_shim=spec.runner.wandb_shim,
-                               metric_name=spec.metric.name if spec.metric else None, workdir=workdir)
+                               metric_name=spec.metric.name if spec.metric else None,
+                               metric_mode=spec.metric.mode if spec.metric else None, workdir=workdir,
+                               timeout_s=spec.runner.trial_timeout_s)
     except ValueError as exc:
         raise SweepConfigError.single(("sweeprunner", "trainable"), str(exc)) from None
     check_trainable(target if function is None else None, program=program, command=command,
@@ -162,7 +165,7 @@ def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = N
         os.environ[IN_TRIAL_ENV] = "1"
         if not uses_gpu:
             os.environ["CUDA_VISIBLE_DEVICES"] = ""  # Ray 2.60 leaves it unset: a CPU trial would see every GPU
-        os.environ["SWEEPRUNNER_NUM_CPUS"] = str(cpus)
+        os.environ[NUM_CPUS_ENV] = str(cpus)
         ctx = tune.get_context()
         trial_id = ctx.get_trial_id()
         if sweep_dir and trial_id in finished_ids(sweep_dir):
@@ -186,13 +189,14 @@ def _reuse_actors(spec: SweepSpec) -> bool:
 
 
 def _run_config(compiled: CompiledSweep, sweep_dir: str, callbacks: list[Callback]) -> RunConfig:
-    from ray.tune import CheckpointConfig, FailureConfig, RunConfig
+    from ray.tune import CheckpointConfig, FailureConfig, RunConfig, SyncConfig
 
     parent, name = sweep_dir.rsplit("/", 1)
     return RunConfig(
         name=name, storage_path=parent, stop=compiled.stopper, callbacks=callbacks, verbose=0, log_to_file=True,
         failure_config=FailureConfig(max_failures=compiled.spec.runner.max_failures),
         checkpoint_config=CheckpointConfig(num_to_keep=CHECKPOINTS_TO_KEEP),
+        sync_config=SyncConfig(sync_artifacts=True),  # trial files written on a node without the storage path
     )
 
 

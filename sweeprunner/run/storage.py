@@ -22,6 +22,7 @@ from typing import Any
 from sweeprunner.config.spec import SweepSpec
 from sweeprunner.errors import SweepConfigError
 from sweeprunner.results.records import LAUNCH_FILE, LOCK_FILE, write_json_atomic
+from sweeprunner.trial.protocol import SHARED_STORAGE_ENV
 
 SHARED_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "lustre", "gpfs", "beegfs", "ceph", "glusterfs", "fuse")
 _URI = re.compile(r"^[a-z][a-z0-9+.-]*://")
@@ -227,7 +228,7 @@ def _filesystem_type(path: Path) -> str:
 
 def check_storage(directory: str, hosts: set[str]) -> None:
     """A cluster spanning several hosts needs storage every node can reach."""
-    if is_uri(directory) or len(hosts) <= 1 or os.environ.get("SWEEPRUNNER_SHARED_STORAGE") == "1":
+    if is_uri(directory) or len(hosts) <= 1 or os.environ.get(SHARED_STORAGE_ENV) == "1":
         return
     fstype = _filesystem_type(Path(directory))
     if fstype.startswith(SHARED_FILESYSTEMS):

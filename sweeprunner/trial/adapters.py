@@ -3,7 +3,8 @@
 API used by the launcher::
 
     make_trainable(target=None, *, program=None, command=None, wandb_shim=False,
-                   metric_name=None, workdir=None, stop_grace_s=10.0) -> Callable[[dict], None]
+                   metric_name=None, metric_mode=None, workdir=None, stop_grace_s=10.0,
+                   timeout_s=None) -> Callable[[dict], None]
 
 - ``target``: ``"module:function"`` (``"path/to/file.py:function"`` works too) or a callable.
   A function with no required arguments is a W&B-style ``train()`` (uses ``wandb.init``,
@@ -13,10 +14,13 @@ API used by the launcher::
   W&B ``command`` list with macros, default ``[${env}, ${interpreter}, ${program}, ${args}]``.
 - ``wandb_shim``: ``import wandb`` inside trials resolves to :mod:`sweeprunner.wandb_compat`.
 - ``metric_name``: the sweep metric; a ``wandb.log`` row is one reported result when it
-  carries it (every row when None).
+  carries it (every row when None). ``metric_mode`` (``"min"``/``"max"``): its goal; a
+  non-finite or non-numeric value reaches Ray Tune as the worst value for it.
 - ``workdir``: where ``module`` is imported from and where the command runs; default: the
   current directory at the time ``make_trainable`` is called (the driver's).
 - ``stop_grace_s``: seconds between SIGTERM and SIGKILL when a subprocess trial is stopped.
+- ``timeout_s``: ``sweeprunner.trial_timeout``; a trial running longer is ended (a script
+  with its whole process group) and fails with the reason (see :mod:`.watchdog`).
 
 Invalid input raises ``ValueError`` at once (bad target syntax, unknown command macro...).
 The target module is imported inside the trial (after the shim is in place), not here.
@@ -33,8 +37,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sweeprunner.trial import wandb_compat
+from sweeprunner.trial import session, wandb_compat
 from sweeprunner.trial.command import DEFAULT_COMMAND, CommandSpec, run_command
+from sweeprunner.trial.watchdog import deadline
 
 Trainable = Callable[[dict[str, Any]], None]
 
@@ -112,8 +117,10 @@ def make_trainable(
     command: Sequence[Any] | None = None,
     wandb_shim: bool = False,
     metric_name: str | None = None,
+    metric_mode: str | None = None,
     workdir: str | None = None,
     stop_grace_s: float = 10.0,
+    timeout_s: float | None = None,
 ) -> Trainable:
     """The Tune function trainable for a user function, or for a program/command."""
     workdir = str(Path(workdir or os.getcwd()).resolve())
@@ -129,9 +136,11 @@ def make_trainable(
             wandb_shim=wandb_shim,
             metric=metric_name,
             stop_grace_s=stop_grace_s,
+            timeout_s=timeout_s,
         )
 
         def command_trainable(config: dict[str, Any]) -> None:
+            session.set_sweep_metric(metric_name, metric_mode)
             run_command(spec, config)
 
         return command_trainable
@@ -144,10 +153,12 @@ def make_trainable(
         takes_config(target)
 
     def function_trainable(config: dict[str, Any]) -> None:
+        session.set_sweep_metric(metric_name, metric_mode)
         if wandb_shim:
             install_wandb_shim()
         func = load_target(target, workdir) if isinstance(target, str) else target
-        run_function(func, config, metric_name)
+        with deadline(timeout_s, grace_s=stop_grace_s):
+            run_function(func, config, metric_name)
 
     name = target.rpartition(":")[2] if isinstance(target, str) else getattr(target, "__name__", "")
     if name.isidentifier():

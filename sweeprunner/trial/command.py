@@ -2,7 +2,7 @@
 
 The command is expanded exactly as W&B's agent does (``wandb/wandb_agent.py`` and
 ``wandb/sdk/launch/sweeps/utils.py``) and run as an argument list, never through a shell, in a
-new session (its own process group). Results reach the sweep as JSON lines on the child's
+new session (its own process group) under :mod:`sweeprunner.trial.supervisor`. Results reach the sweep as JSON lines on the child's
 stdout, ``{"sweeprunner": {"loss": 0.3, ...}}`` (what :mod:`sweeprunner.wandb_compat` and
 :func:`sweeprunner.session.report` print inside a child). Every line of stdout and stderr is
 kept in the trial directory (``stdout.log``, ``stderr.log``).
@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,7 +35,19 @@ from typing import Any
 import yaml
 
 from sweeprunner.trial import session
-from sweeprunner.trial.wandb_compat import CONFIG_FILE_ENV, METRIC_ENV, RowMerger
+from sweeprunner.trial.protocol import (
+    CHECKPOINT_DIR_ENV,
+    CONFIG_FILE_ENV,
+    JSONL_ENV,
+    METRIC_ENV,
+    NUM_CPUS_ENV,
+    TRIAL_DIR_ENV,
+    RowMerger,
+    native,
+    parse_row,
+)
+from sweeprunner.trial.supervisor import launch_argv, terminate_group
+from sweeprunner.trial.watchdog import TrialTimeout, timeout_message
 
 DEFAULT_COMMAND: tuple[str, ...] = ("${env}", "${interpreter}", "${program}", "${args}")
 #: Macros that stand for a whole command item (W&B's ``sweep_vars``), plus ``${envvar:NAME}``.
@@ -44,7 +57,6 @@ MACROS = frozenset({
     "args_override_hydra",
 })
 ENVVAR_RE = re.compile(r"\$\{envvar\:([A-Z0-9_]*)\}")   # W&B's pattern, verbatim
-PROTOCOL_KEY = "sweeprunner"
 _SHIM_ROOT = Path(__file__).resolve().parent / "_wandb_shim"
 _PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 
@@ -54,23 +66,6 @@ class CommandError(RuntimeError):
 
 
 # ---------------------------------------------------------------------------- expansion
-
-def native(value: Any) -> Any:
-    """numpy/torch scalars to Python values, recursively (so ``str`` prints ``0.1``)."""
-    if isinstance(value, Mapping):
-        return {str(k): native(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [native(v) for v in value]
-    if not isinstance(value, (bool, int, float, str)) and value is not None:
-        item = getattr(value, "item", None)
-        if callable(item):
-            with contextlib.suppress(ValueError, RuntimeError, TypeError):
-                return item()
-        tolist = getattr(value, "tolist", None)
-        if callable(tolist):
-            return tolist()
-    return value
-
 
 def sweep_args(params: Mapping[str, Any]) -> dict[str, list[str]]:
     """The argument macros for one trial, as W&B's ``create_sweep_command_args`` builds them.
@@ -171,6 +166,7 @@ class CommandSpec:
     metric: str | None = None
     stop_grace_s: float = 10.0
     extra_env: tuple[tuple[str, str], ...] = ()
+    timeout_s: float | None = None
 
     def __post_init__(self) -> None:
         command = tuple(self.command) if self.command else DEFAULT_COMMAND
@@ -185,40 +181,6 @@ class CommandSpec:
 
 _LIVE: weakref.WeakSet[subprocess.Popen] = weakref.WeakSet()
 
-# Run between fork and the user's program on Linux: die with the parent even on SIGKILL.
-_PDEATHSIG_EXEC = (
-    "import ctypes,os,sys\n"
-    "try: ctypes.CDLL(None).prctl(1, 9)\n"
-    "except Exception: pass\n"
-    "if os.getppid() != int(sys.argv[1]): os._exit(1)\n"
-    "try: os.execvp(sys.argv[2], sys.argv[2:])\n"
-    "except OSError as e:\n"
-    "    sys.stderr.write('sweeprunner: cannot run %r: %s\\n' % (sys.argv[2], e)); os._exit(127)\n"
-)
-
-
-def _launch_argv(argv: list[str]) -> list[str]:
-    if sys.platform.startswith("linux"):
-        return [sys.executable, "-I", "-S", "-c", _PDEATHSIG_EXEC, str(os.getpid()), *argv]
-    return argv
-
-
-def terminate_group(proc: subprocess.Popen, grace_s: float) -> None:
-    """SIGTERM the child's whole process group, then SIGKILL after ``grace_s`` seconds."""
-    if os.name != "posix":
-        proc.kill()
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
-
-
 @atexit.register
 def _kill_live_children() -> None:
     for proc in list(_LIVE):
@@ -229,14 +191,10 @@ def _kill_live_children() -> None:
 
 def _gpu_env() -> str | None:
     """CUDA_VISIBLE_DEVICES for the child: Ray's value for the trial, "" for a GPU-less trial."""
-    ctx = session._tune_context() if "ray" in sys.modules else None
-    if ctx is None:
+    resources = session.trial_resources()
+    if resources is None:
         return os.environ.get("CUDA_VISIBLE_DEVICES")
-    try:
-        gpus = ctx.get_trial_resources().required_resources.get("GPU", 0)
-    except Exception:
-        return os.environ.get("CUDA_VISIBLE_DEVICES")
-    return os.environ.get("CUDA_VISIBLE_DEVICES", "") if gpus else ""
+    return os.environ.get("CUDA_VISIBLE_DEVICES", "") if resources.get("GPU", 0) else ""
 
 
 def _child_env(spec: CommandSpec, files: dict[str, Path]) -> dict[str, str]:
@@ -248,10 +206,10 @@ def _child_env(spec: CommandSpec, files: dict[str, Path]) -> dict[str, str]:
     env.update({
         "PYTHONPATH": os.pathsep.join(paths),
         "PYTHONUNBUFFERED": "1",
-        "SWEEPRUNNER_JSONL": "1",
-        "SWEEPRUNNER_TRIAL_DIR": str(files["dir"]),
-        "SWEEPRUNNER_CHECKPOINT_DIR": str(files["checkpoints"]),
-        "SWEEPRUNNER_NUM_CPUS": str(session.assigned_cpus()),
+        JSONL_ENV: "1",
+        TRIAL_DIR_ENV: str(files["dir"]),
+        CHECKPOINT_DIR_ENV: str(files["checkpoints"]),
+        NUM_CPUS_ENV: str(session.assigned_cpus()),
         CONFIG_FILE_ENV: str(files["config"]),
         "WANDB_RUN_ID": session.trial_id() if "ray" in sys.modules else "standalone",
         "WANDB_SWEEP_PARAM_PATH": str(files["wandb_config"]),
@@ -265,20 +223,6 @@ def _child_env(spec: CommandSpec, files: dict[str, Path]) -> dict[str, str]:
         env["CUDA_VISIBLE_DEVICES"] = gpus
     env.update(dict(spec.extra_env))
     return env
-
-
-def parse_protocol_line(line: str) -> dict[str, Any] | None:
-    """The metrics of a ``{"sweeprunner": {...}}`` line, or None for any other output."""
-    text = line.strip()
-    if not (text.startswith("{") and PROTOCOL_KEY in text):
-        return None
-    try:
-        obj = json.loads(text)
-    except ValueError:
-        return None
-    if isinstance(obj, dict) and set(obj) == {PROTOCOL_KEY} and isinstance(obj[PROTOCOL_KEY], dict):
-        return obj[PROTOCOL_KEY]
-    return None
 
 
 class _ChildCheckpoints:
@@ -362,29 +306,39 @@ def run_command(spec: CommandSpec, params: Mapping[str, Any]) -> None:
     with files["stdout"].open("a") as out, files["stderr"].open("ab") as err:
         try:
             proc = subprocess.Popen(
-                _launch_argv(argv), cwd=spec.workdir, env=env, stdin=subprocess.DEVNULL,
+                launch_argv(argv, spec.stop_grace_s), cwd=spec.workdir, env=env, stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=err, start_new_session=True,
                 text=True, encoding="utf-8", errors="replace",
             )
         except OSError as exc:
             raise CommandError(f"cannot start trial command {shlex.join(argv)}: {exc}") from exc
         _LIVE.add(proc)
+        expired = threading.Event()
+        timer = threading.Timer(spec.timeout_s or 0, lambda: (expired.set(), terminate_group(proc, spec.stop_grace_s)))
+        timer.daemon = True
+        if spec.timeout_s:
+            timer.start()
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
                 out.write(line)
                 out.flush()
-                row = parse_protocol_line(line)
+                row = parse_row(line)
                 if row is None:
                     continue
-                merged = merger.push(row)
-                if merged is None:
-                    continue
-                with checkpoints.new_snapshot() as snapshot:
-                    session.report(merged, checkpoint_dir=snapshot)
+                for report in merger.push(row):
+                    with checkpoints.new_snapshot() as snapshot:
+                        session.report(report, checkpoint_dir=snapshot)
             rc = proc.wait()
+            for report in merger.flush():   # rows logged after the last metric row
+                with checkpoints.new_snapshot() as snapshot:
+                    session.report(report, checkpoint_dir=snapshot)
         finally:
+            timer.cancel()
             terminate_group(proc, spec.stop_grace_s if proc.poll() is None else 0.0)
             _LIVE.discard(proc)
+    if expired.is_set():
+        raise TrialTimeout(f"{timeout_message(spec.timeout_s or 0)}; its process group was ended: "
+                           f"{shlex.join(argv)}\nstderr ({files['stderr']}):\n{_stderr_tail(files['stderr'])}")
     if rc != 0:
         raise CommandError(_failure_message(rc, argv, files["stderr"], spec))

@@ -40,3 +40,26 @@ def no_checkpoint(config):
     for step in range(config["steps"]):
         time.sleep(config["sleep"])
         session.report({"loss": 1.0 / (step + 1), "step": step})
+
+
+def bad_loss(config):
+    """Reports ``epochs`` rows; the loss is NaN, inf, text or None as ``kind`` says, else ``x``.
+
+    With ``reserved: true`` it also reports keys Ray Tune uses itself (``done``, ...).
+    """
+    bad = {"nan": math.nan, "inf": math.inf, "text": "oops", "none": None}
+    for epoch in range(int(config.get("epochs", 3))):
+        kind = config.get("kind") or ("nan" if config["x"] < 0.3 else "text" if config["x"] < 0.5 else "ok")
+        row = {"loss": bad.get(kind, float(config.get("x", 1.0)) + 1.0 / (epoch + 1)), "epoch": epoch}
+        if config.get("reserved"):
+            row.update(done=True, training_iteration=1000, trial_id="mine", time_total_s=-1)
+        session.report(row)
+
+
+def hang(config):
+    """Reports once, then never returns when ``x`` is 1 (a trial for ``trial_timeout``)."""
+    import time
+
+    session.report({"loss": float(config["x"])})
+    while config["x"] == 1:
+        time.sleep(0.05)
