@@ -140,3 +140,11 @@ def test_error_after_a_report_is_still_retried(ray_session, tmp_path):
                     runner={"max_failures": 1})
     assert run_sweep(spec, options=QUIET) == 1
     assert set(_starts(tmp_path / "out").values()) == {2}  # one retry, as configured
+
+
+def test_a_trial_timeout_before_the_first_report_is_retried():
+    from sweeprunner.trial.failures import is_deterministic
+    from sweeprunner.trial.watchdog import TrialTimeout, timeout_message
+
+    assert not is_deterministic(TrialTimeout(timeout_message(5)), reported=False)
+    assert is_deterministic(RuntimeError("boom before any report"), reported=False)

@@ -37,6 +37,10 @@ def _one_line(exc: BaseException) -> str:
 
 def is_deterministic(exc: BaseException, reported: bool) -> bool:
     """True for an error that a retry would only repeat."""
+    from sweeprunner.trial.watchdog import TrialTimeout
+
+    if isinstance(exc, TrialTimeout):  # a hang may not repeat: retried per max_failures
+        return False
     if isinstance(exc, ImportError | SyntaxError):  # ModuleNotFoundError, IndentationError included
         return True
     if isinstance(exc, AttributeError) and ("wandb_compat" in str(exc) or "module 'wandb'" in str(exc)):
