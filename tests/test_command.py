@@ -19,11 +19,11 @@ from sweeprunner.trial.command import (
     CommandError,
     CommandSpec,
     expand_command,
-    parse_protocol_line,
     run_command,
     sweep_args,
     terminate_group,
 )
+from sweeprunner.trial.protocol import parse_row as parse_protocol_line
 
 SCRIPTS = Path(__file__).parent / "data" / "scripts"
 PY = sys.executable

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -22,18 +21,6 @@ def set_leaf(config: dict[str, Any], path: LeafPath, value: Any) -> None:
     for part in path[:-1]:
         node = node.setdefault(part, {})
     node[path[-1]] = copy.deepcopy(value)
-
-
-def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"opt": {"lr": 1}}`` -> ``{"opt.lr": 1}`` (the names results use)."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out.update(flatten(value, name + "."))
-        else:
-            out[name] = value
-    return out
 
 
 def random_configs(spec: SweepSpec, n: int, seed: int) -> list[dict[str, Any]]:

@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sweeprunner.compile.sampling import flatten
 from sweeprunner.results.records import (
     RECORDS_DIR,
     events,
@@ -24,7 +23,7 @@ from sweeprunner.results.records import (
     read_json,
     trial_ids,
 )
-from sweeprunner.trial.protocol import finite_number
+from sweeprunner.trial.protocol import finite_number, flatten
 
 LAUNCH_FILE = "sweeprunner.json"
 

@@ -25,6 +25,7 @@ from sweeprunner.results.records import (
     set_aside_unknown,
 )
 from sweeprunner.results.tables import LAUNCH_FILE, summary_table, write_results
+from sweeprunner.trial.protocol import NUM_CPUS_ENV, SHARED_STORAGE_ENV
 
 #: Checkpoints kept per trial: the latest ones, enough to cover the last saved experiment state.
 CHECKPOINTS_TO_KEEP = 3
@@ -71,7 +72,7 @@ def _filesystem_type(path: Path) -> str:
 
 def check_storage(directory: str, hosts: set[str]) -> None:
     """A cluster spanning several hosts needs storage every node can reach."""
-    if _URI.match(directory) or len(hosts) <= 1 or os.environ.get("SWEEPRUNNER_SHARED_STORAGE") == "1":
+    if _URI.match(directory) or len(hosts) <= 1 or os.environ.get(SHARED_STORAGE_ENV) == "1":
         return
     fstype = _filesystem_type(Path(directory))
     if fstype.startswith(SHARED_FILESYSTEMS):
@@ -141,7 +142,7 @@ def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = N
             os.chdir(workdir)
         if not uses_gpu:
             os.environ["CUDA_VISIBLE_DEVICES"] = ""  # Ray 2.60 leaves it unset: a CPU trial would see every GPU
-        os.environ["SWEEPRUNNER_NUM_CPUS"] = str(cpus)
+        os.environ[NUM_CPUS_ENV] = str(cpus)
         ctx = tune.get_context()
         trial_id = ctx.get_trial_id()
         if sweep_dir and trial_id in finished_ids(sweep_dir):

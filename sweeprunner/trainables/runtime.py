@@ -13,12 +13,9 @@ from sweeprunner.trial import session
 
 def trial_gpus() -> float:
     """GPUs given to this trial: Ray's request inside Tune, else the visible CUDA devices."""
-    ctx = session._tune_context()
-    if ctx is not None:
-        try:
-            return float(ctx.get_trial_resources().required_resources.get("GPU", 0.0))
-        except Exception:
-            pass
+    resources = session.trial_resources()
+    if resources is not None:
+        return float(resources.get("GPU", 0.0))
     return float(torch.cuda.device_count()) if torch.cuda.is_available() else 0.0
 
 

@@ -14,19 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sweeprunner.trial import session
-
-
-def _numbers(config: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    """Flatten the numeric (non-bool) leaves of a nested config to ``{"a.b": value}``."""
-    out: dict[str, float] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_numbers(value, name + "."))
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            out[name] = float(value)
-    return out
-
+from sweeprunner.trial.protocol import flatten, number
 
 _CONTROL = {"epochs", "sleep", "fail_at_epoch"}
 
@@ -34,7 +22,7 @@ _CONTROL = {"epochs", "sleep", "fail_at_epoch"}
 def final_loss(config: dict[str, Any]) -> float:
     """The loss the curve tends to: a smooth bowl, lowest at lr=1e-3 and other params at 0.5."""
     loss = 0.1
-    for name, value in _numbers(config).items():
+    for name, value in flatten(config, leaf=number).items():
         if name in _CONTROL:
             continue
         leaf = name.rsplit(".", 1)[-1].lower()

@@ -34,7 +34,17 @@ from typing import Any
 import yaml
 
 from sweeprunner.trial import session
-from sweeprunner.trial.wandb_compat import CONFIG_FILE_ENV, METRIC_ENV, RowMerger
+from sweeprunner.trial.protocol import (
+    CHECKPOINT_DIR_ENV,
+    CONFIG_FILE_ENV,
+    JSONL_ENV,
+    METRIC_ENV,
+    NUM_CPUS_ENV,
+    TRIAL_DIR_ENV,
+    RowMerger,
+    native,
+    parse_row,
+)
 
 DEFAULT_COMMAND: tuple[str, ...] = ("${env}", "${interpreter}", "${program}", "${args}")
 #: Macros that stand for a whole command item (W&B's ``sweep_vars``), plus ``${envvar:NAME}``.
@@ -44,7 +54,6 @@ MACROS = frozenset({
     "args_override_hydra",
 })
 ENVVAR_RE = re.compile(r"\$\{envvar\:([A-Z0-9_]*)\}")   # W&B's pattern, verbatim
-PROTOCOL_KEY = "sweeprunner"
 _SHIM_ROOT = Path(__file__).resolve().parent / "_wandb_shim"
 _PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 
@@ -54,23 +63,6 @@ class CommandError(RuntimeError):
 
 
 # ---------------------------------------------------------------------------- expansion
-
-def native(value: Any) -> Any:
-    """numpy/torch scalars to Python values, recursively (so ``str`` prints ``0.1``)."""
-    if isinstance(value, Mapping):
-        return {str(k): native(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [native(v) for v in value]
-    if not isinstance(value, (bool, int, float, str)) and value is not None:
-        item = getattr(value, "item", None)
-        if callable(item):
-            with contextlib.suppress(ValueError, RuntimeError, TypeError):
-                return item()
-        tolist = getattr(value, "tolist", None)
-        if callable(tolist):
-            return tolist()
-    return value
-
 
 def sweep_args(params: Mapping[str, Any]) -> dict[str, list[str]]:
     """The argument macros for one trial, as W&B's ``create_sweep_command_args`` builds them.
@@ -229,14 +221,10 @@ def _kill_live_children() -> None:
 
 def _gpu_env() -> str | None:
     """CUDA_VISIBLE_DEVICES for the child: Ray's value for the trial, "" for a GPU-less trial."""
-    ctx = session._tune_context() if "ray" in sys.modules else None
-    if ctx is None:
+    resources = session.trial_resources()
+    if resources is None:
         return os.environ.get("CUDA_VISIBLE_DEVICES")
-    try:
-        gpus = ctx.get_trial_resources().required_resources.get("GPU", 0)
-    except Exception:
-        return os.environ.get("CUDA_VISIBLE_DEVICES")
-    return os.environ.get("CUDA_VISIBLE_DEVICES", "") if gpus else ""
+    return os.environ.get("CUDA_VISIBLE_DEVICES", "") if resources.get("GPU", 0) else ""
 
 
 def _child_env(spec: CommandSpec, files: dict[str, Path]) -> dict[str, str]:
@@ -248,10 +236,10 @@ def _child_env(spec: CommandSpec, files: dict[str, Path]) -> dict[str, str]:
     env.update({
         "PYTHONPATH": os.pathsep.join(paths),
         "PYTHONUNBUFFERED": "1",
-        "SWEEPRUNNER_JSONL": "1",
-        "SWEEPRUNNER_TRIAL_DIR": str(files["dir"]),
-        "SWEEPRUNNER_CHECKPOINT_DIR": str(files["checkpoints"]),
-        "SWEEPRUNNER_NUM_CPUS": str(session.assigned_cpus()),
+        JSONL_ENV: "1",
+        TRIAL_DIR_ENV: str(files["dir"]),
+        CHECKPOINT_DIR_ENV: str(files["checkpoints"]),
+        NUM_CPUS_ENV: str(session.assigned_cpus()),
         CONFIG_FILE_ENV: str(files["config"]),
         "WANDB_RUN_ID": session.trial_id() if "ray" in sys.modules else "standalone",
         "WANDB_SWEEP_PARAM_PATH": str(files["wandb_config"]),
@@ -265,20 +253,6 @@ def _child_env(spec: CommandSpec, files: dict[str, Path]) -> dict[str, str]:
         env["CUDA_VISIBLE_DEVICES"] = gpus
     env.update(dict(spec.extra_env))
     return env
-
-
-def parse_protocol_line(line: str) -> dict[str, Any] | None:
-    """The metrics of a ``{"sweeprunner": {...}}`` line, or None for any other output."""
-    text = line.strip()
-    if not (text.startswith("{") and PROTOCOL_KEY in text):
-        return None
-    try:
-        obj = json.loads(text)
-    except ValueError:
-        return None
-    if isinstance(obj, dict) and set(obj) == {PROTOCOL_KEY} and isinstance(obj[PROTOCOL_KEY], dict):
-        return obj[PROTOCOL_KEY]
-    return None
 
 
 class _ChildCheckpoints:
@@ -374,7 +348,7 @@ def run_command(spec: CommandSpec, params: Mapping[str, Any]) -> None:
             for line in proc.stdout:
                 out.write(line)
                 out.flush()
-                row = parse_protocol_line(line)
+                row = parse_row(line)
                 if row is None:
                     continue
                 merged = merger.push(row)

@@ -1,12 +1,15 @@
 """What crosses the driver/trial boundary: environment names, the report-row format, scalars.
 
 Both sides import this module and nothing else of each other, so it imports neither Ray nor
-any other sweeprunner module.
+any other sweeprunner module (the config side may import it too: it is dependency-free).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 #: Environment a trial process reads (set by the driver for subprocess trials, or by a user
@@ -14,10 +17,39 @@ from typing import Any
 CHECKPOINT_DIR_ENV = "SWEEPRUNNER_CHECKPOINT_DIR"
 TRIAL_DIR_ENV = "SWEEPRUNNER_TRIAL_DIR"
 NUM_CPUS_ENV = "SWEEPRUNNER_NUM_CPUS"
+#: "1": print every reported row as a protocol line on stdout (subprocess trials).
 JSONL_ENV = "SWEEPRUNNER_JSONL"
+#: Path of the trial's JSON parameters file (subprocess trials).
+CONFIG_FILE_ENV = "SWEEPRUNNER_CONFIG_FILE"
+#: The sweep metric's name (subprocess trials).
+METRIC_ENV = "SWEEPRUNNER_METRIC"
+#: "1": the sweep storage is shared by every node although it does not look so (driver side).
+SHARED_STORAGE_ENV = "SWEEPRUNNER_SHARED_STORAGE"
 
 #: A report row on a child's stdout is one JSON line ``{"sweeprunner": {...row...}}``.
 ROW_KEY = "sweeprunner"
+
+#: A leaf converter returns this to leave the leaf out of :func:`flatten`'s result.
+SKIP = object()
+
+
+def format_row(row: Mapping[str, Any]) -> str:
+    """The protocol line (no newline) for one report row."""
+    return json.dumps({ROW_KEY: {str(k): jsonable(v) for k, v in row.items()}}, default=str)
+
+
+def parse_row(line: str) -> dict[str, Any] | None:
+    """The row of a ``{"sweeprunner": {...}}`` line, or None for any other output."""
+    text = line.strip()
+    if not (text.startswith("{") and ROW_KEY in text):
+        return None
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(obj, dict) and set(obj) == {ROW_KEY} and isinstance(obj[ROW_KEY], dict):
+        return obj[ROW_KEY]
+    return None
 
 
 def jsonable(value: Any) -> Any:
@@ -38,3 +70,86 @@ def finite_number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+def native(value: Any) -> Any:
+    """Plain Python values, recursively: mappings to dicts, tuples to lists, numpy/torch scalars
+    (and arrays) to numbers (and lists), so ``str`` prints ``0.1`` and JSON can write it."""
+    if isinstance(value, Mapping):
+        return {str(k): native(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [native(v) for v in value]
+    if not isinstance(value, (bool, int, float, str)) and value is not None:
+        item = getattr(value, "item", None)
+        if callable(item):
+            with contextlib.suppress(ValueError, RuntimeError, TypeError):
+                return item()
+        tolist = getattr(value, "tolist", None)
+        if callable(tolist):
+            return tolist()
+    return value
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "", *,
+            leaf: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """``{"opt": {"lr": 1}}`` -> ``{"opt.lr": 1}``: the one nested-dict flattener.
+
+    An empty mapping is a leaf. ``leaf`` converts each leaf value; a leaf it maps to
+    :data:`SKIP` is left out.
+    """
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, name + ".", leaf=leaf))
+            continue
+        value = leaf(value) if leaf is not None else value
+        if value is not SKIP:
+            out[name] = value
+    return out
+
+
+def scalar(value: Any) -> Any:
+    """A JSON scalar for reporting, or :data:`SKIP` for media, arrays and other objects."""
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    size = getattr(value, "size", None)
+    numel = getattr(value, "numel", None)
+    count = numel() if callable(numel) else size
+    if hasattr(value, "item") and callable(value.item) and count in (1, None):
+        try:
+            return value.item()
+        except (ValueError, RuntimeError, TypeError):
+            return SKIP
+    return SKIP
+
+
+def number(value: Any) -> Any:
+    """A non-bool int or float as a float, else :data:`SKIP`."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return SKIP
+
+
+def carries_metric(row: Mapping[str, Any], metric: str | None) -> bool:
+    """True when ``row`` counts as one metric log (W&B keeps finite, non-bool numbers)."""
+    if metric is None:
+        return True
+    return finite_number(row.get(metric)) is not None and not isinstance(row.get(metric), str)
+
+
+class RowMerger:
+    """Holds rows without the metric and merges them into the next row that carries it."""
+
+    def __init__(self, metric: str | None) -> None:
+        self.metric = metric
+        self._pending: dict[str, Any] = {}
+
+    def push(self, row: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The row to report now, or None while the metric has not been logged."""
+        merged = {**self._pending, **row}
+        if carries_metric(row, self.metric):
+            self._pending = {}
+            return merged
+        self._pending = {k: v for k, v in merged.items() if k != self.metric}
+        return None

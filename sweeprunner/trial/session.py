@@ -9,7 +9,6 @@ and stores checkpoints under ``$SWEEPRUNNER_CHECKPOINT_DIR`` so a rerun resumes 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import sys
@@ -18,7 +17,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from sweeprunner.trial.protocol import jsonable
+from sweeprunner.trial.protocol import (
+    CHECKPOINT_DIR_ENV,
+    JSONL_ENV,
+    NUM_CPUS_ENV,
+    TRIAL_DIR_ENV,
+    format_row,
+    jsonable,
+)
 
 #: Rows reported while running outside Ray Tune (standalone mode).
 history: list[dict[str, Any]] = []
@@ -66,12 +72,12 @@ def report(metrics: Mapping[str, Any], *, checkpoint_dir: str | os.PathLike[str]
             shutil.copytree(checkpoint_dir, tmp)
             shutil.rmtree(target, ignore_errors=True)
             tmp.rename(target)
-    if os.environ.get("SWEEPRUNNER_JSONL") == "1":
-        print(json.dumps({"sweeprunner": row}), file=sys.stdout, flush=True)
+    if os.environ.get(JSONL_ENV) == "1":
+        print(format_row(row), file=sys.stdout, flush=True)
 
 
 def _standalone_checkpoint_dir() -> Path | None:
-    base = os.environ.get("SWEEPRUNNER_CHECKPOINT_DIR")
+    base = os.environ.get(CHECKPOINT_DIR_ENV)
     return Path(base) / "latest" if base else None
 
 
@@ -104,18 +110,30 @@ def trial_dir() -> Path:
     if ctx is not None:
         path = Path(ctx.get_trial_dir())
     else:
-        path = Path(os.environ.get("SWEEPRUNNER_TRIAL_DIR", os.getcwd()))
+        path = Path(os.environ.get(TRIAL_DIR_ENV, os.getcwd()))
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
+def trial_resources() -> dict[str, float] | None:
+    """The resources Ray gave this trial (``{"CPU": 2, "GPU": 1, ...}``), or None outside Tune.
+
+    Inside Tune, the trial's resources are always known; if Ray ever fails to tell (a
+    function trainable on an old actor), the caller falls back to its non-Tune default.
+    """
+    ctx = _tune_context()
+    if ctx is None:
+        return None
+    try:
+        return dict(ctx.get_trial_resources().required_resources)
+    except (AttributeError, RuntimeError) as exc:  # not a Tune function trial after all
+        warnings.warn(f"sweeprunner: cannot read this trial's resources from Ray: {exc}", stacklevel=2)
+        return None
+
+
 def assigned_cpus(default: int = 1) -> int:
     """Whole CPUs this trial was given (at least 1): for torch threads and DataLoader workers."""
-    ctx = _tune_context()
-    if ctx is not None:
-        try:
-            cpus = ctx.get_trial_resources().required_resources.get("CPU", default)
-            return max(1, int(cpus))
-        except Exception:
-            return default
-    return max(1, int(os.environ.get("SWEEPRUNNER_NUM_CPUS", default)))
+    resources = trial_resources()
+    if resources is not None:
+        return max(1, int(resources.get("CPU", default)))
+    return max(1, int(os.environ.get(NUM_CPUS_ENV, default)))
