@@ -237,7 +237,8 @@ def test_media_are_saved_and_the_scalars_still_reported(trial_dir):
 # ---------------------------------------------------------------------------- 5. several runs
 
 def test_sequential_reinit_keeps_every_run(trial_dir):
-    trainable = make_trainable(str(SCRIPTS / "reinit_folds.py") + ":train", metric_name="val_acc")
+    trainable = make_trainable(str(SCRIPTS / "reinit_folds.py") + ":train", metric_name="val_acc",
+                               wandb_shim=True)
     trainable({"scale": 1.0})
     assert [r["val_acc"] for r in session.history] == [pytest.approx(0.6)]
     runs = sorted(p.name for p in (trial_dir / "runs").iterdir())
