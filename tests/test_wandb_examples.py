@@ -19,6 +19,15 @@ from tests.test_wandb_compat import needs_launcher, run_cli_sweep
 SCRIPTS = Path(__file__).parent / "data" / "scripts"
 
 
+def _trial_dir(storage: Path, trial_id: str) -> Path:
+    """A trial's own files: in the sweep directory, or (Ray 2.60 with a local working dir) in the
+    Ray session's working_dirs until the trial side moves them (issue 11 item 1)."""
+    candidates = [p for p in storage.glob(f"*{trial_id}*") if (p / "wandb").is_dir()]
+    candidates += Path("/tmp/ray").glob(f"session_*/artifacts/*/{storage.name}/working_dirs/*{trial_id}*")
+    assert candidates, f"no trial directory for {trial_id}"
+    return candidates[0]
+
+
 def _script_processes(name: str) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
@@ -40,7 +49,7 @@ def test_wandb_cross_validation_example_runs_through_the_shim(tmp_path):
     assert rc == 0 and [r["status"] for r in rows] == ["finished", "finished"]
     storage = tmp_path / "storage"
     for row in rows:
-        trial = next(p for p in storage.glob(f"*{row['trial_id']}*") if p.is_dir())
+        trial = _trial_dir(storage, row["trial_id"])
         runs = sorted((trial / "runs").iterdir())
         assert len(runs) == 5, runs
         folds = [json.loads((r / "summary.json").read_text())["val_accuracy"] for r in runs]
@@ -66,7 +75,7 @@ def test_wandb_fashion_cnn_grid_hyperband_runs_unchanged(tmp_path):
     assert any(r["stopped_early"].lower() == "true" for r in rows)
     storage = tmp_path / "storage"
     for row in rows:
-        trial = next(p for p in storage.glob(f"*{row['trial_id']}*") if p.is_dir())
+        trial = _trial_dir(storage, row["trial_id"])
         summary = json.loads((trial / "wandb" / "summary.json").read_text())   # finished at exit
         assert summary["loss"] == pytest.approx(float(row["final_metric"]))
         if row["status"] == "finished":

@@ -104,6 +104,12 @@ def trial_id() -> str:
     return ctx.get_trial_id() if ctx is not None else "standalone"
 
 
+def sweep_name() -> str | None:
+    """The sweep's name (Ray's experiment name, the sweep directory's name), or None outside Tune."""
+    ctx = _tune_context()
+    return ctx.get_experiment_name() if ctx is not None else None
+
+
 def trial_dir() -> Path:
     """A directory for this trial's own files (artifacts, logs)."""
     ctx = _tune_context()

@@ -132,10 +132,8 @@ def init(config: Any = None, project: str | None = None, name: str | None = None
 
 
 def _sweep_id() -> str | None:
-    """W&B's ``WANDB_SWEEP_ID``, or inside a Ray Tune trial the sweep directory's name."""
-    if os.environ.get("WANDB_SWEEP_ID"):
-        return os.environ["WANDB_SWEEP_ID"]
-    return session.trial_dir().parent.name if session.in_tune() else None
+    """W&B's ``WANDB_SWEEP_ID``, or inside a Ray Tune trial the sweep's name."""
+    return os.environ.get("WANDB_SWEEP_ID") or session.sweep_name()
 
 
 def _finish_at_exit() -> None:
@@ -298,7 +296,7 @@ def trial(params: Mapping[str, Any], metric: str | None) -> Iterator[None]:
     saved_env = {k: os.environ.get(k) for k in ("WANDB_RUN_ID", "WANDB_SWEEP_ID")}
     if session.in_tune():     # what W&B's agent puts in a run's environment
         os.environ["WANDB_RUN_ID"] = session.trial_id()
-        os.environ["WANDB_SWEEP_ID"] = session.trial_dir().parent.name
+        os.environ["WANDB_SWEEP_ID"] = session.sweep_name() or ""
     try:
         yield
         if run is not None:
