@@ -238,6 +238,14 @@ def test_run_command_directly_with_a_spec(trial_dir):
     assert (trial_dir / "stdout.log").read_text() == "plain output only\n"
 
 
+def test_script_rows_without_a_finite_metric_are_all_kept(trial_dir):
+    rows = [{"val_loss": 1}, {"val_loss": 2}, {"loss": "bad"}, {"loss": None}, {"val_loss": 3}]
+    code = "import json\n" + "".join(f"print(json.dumps({{'sweeprunner': {r!r}}}))\n" for r in rows)
+    run_command(CommandSpec(command=("${interpreter}", "-c", code), metric="loss"), {})
+    assert session.history == [{"val_loss": 1}, {"val_loss": 2, "loss": "bad"}, {"loss": None},
+                               {"val_loss": 3}]
+
+
 # ---------------------------------------------------------------------------- end to end (Ray)
 
 def _launcher_missing() -> bool:

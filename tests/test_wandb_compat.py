@@ -94,18 +94,20 @@ def test_each_log_carrying_the_metric_is_one_result(trial_dir):
         wandb_compat.log({"loss": 1.0, "epoch": 0})
         wandb_compat.log({"acc": 0.5}, commit=False)
         wandb_compat.log({"loss": 0.5, "epoch": 1})
-        wandb_compat.log({"loss": float("nan")})           # not a valid metric value
+        wandb_compat.log({"loss": float("nan")})           # reported; Tune sees the worst value
         wandb_compat.log({"val": {"loss": 2.0}})           # nested -> "val.loss"
         wandb_compat.log({"loss": 0.25, "img": wandb_compat.Image(None)})
+        wandb_compat.log({"val": {"loss": 1.0}})           # after the last metric row: kept too
 
     _run({}, "loss", body)
     rows = session.history
-    assert [r["loss"] for r in rows] == [1.0, 0.5, 0.25]
+    assert [r["loss"] for r in rows[:4]] == [1.0, 0.5, "nan", 0.25]
     assert rows[0]["lr"] == 0.1 and rows[1]["acc"] == 0.5
-    assert rows[2]["val.loss"] == 2.0 and "img" not in rows[2]
-    assert [r["_step"] for r in rows] == [1, 2, 5]
+    assert rows[3]["val.loss"] == 2.0 and "img" not in rows[3]
+    assert rows[4] == {"val.loss": 1.0, "_step": 6, "_runtime": rows[4]["_runtime"]}
+    assert [r["_step"] for r in rows] == [1, 2, 3, 5, 6]
     history = (trial_dir / "wandb" / "history.jsonl").read_text().splitlines()
-    assert len(history) == 6
+    assert len(history) == 7
 
 
 def test_without_a_metric_every_committed_row_is_reported(trial_dir):

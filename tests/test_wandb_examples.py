@@ -20,11 +20,9 @@ SCRIPTS = Path(__file__).parent / "data" / "scripts"
 
 
 def _trial_dir(storage: Path, trial_id: str) -> Path:
-    """A trial's own files: in the sweep directory, or (Ray 2.60 with a local working dir) in the
-    Ray session's working_dirs until the trial side moves them (issue 11 item 1)."""
+    """A trial's own files, in the sweep directory."""
     candidates = [p for p in storage.glob(f"*{trial_id}*") if (p / "wandb").is_dir()]
-    candidates += Path("/tmp/ray").glob(f"session_*/artifacts/*/{storage.name}/working_dirs/*{trial_id}*")
-    assert candidates, f"no trial directory for {trial_id}"
+    assert len(candidates) == 1, f"trial directory of {trial_id}: {candidates}"
     return candidates[0]
 
 

@@ -19,7 +19,7 @@ from sweeprunner.results.records import (
     finished_ids,
     last_error_line,
 )
-from sweeprunner.trial.protocol import finite_number, jsonable
+from sweeprunner.trial.protocol import finite_number, history_row, jsonable
 
 
 class ProgressView(Callback):
@@ -144,7 +144,7 @@ class TrialRecorder(Callback):
         # Tune marks the result a scheduler or stopper acted on with done=True; a trainable that
         # returns on its own leaves its last reported result at done=False.
         self.halted[trial.trial_id] = bool(result.get("done"))
-        row = {k: jsonable(v) for k, v in result.items() if k != "config" and not isinstance(v, dict | list)}
+        row = {k: jsonable(v) for k, v in history_row(result).items() if k != "config" and not isinstance(v, dict | list)}
         append_json_line(self._records / f"{trial.trial_id}.jsonl", row)
 
     def outcome(self, trial_id: str) -> str:

@@ -128,7 +128,8 @@ def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = N
     target = BUILTIN.get(spec.runner.trainable, spec.runner.trainable) if spec.runner.trainable else None
     try:
         inner = make_trainable(target, program=spec.program, command=spec.command, wandb_shim=spec.runner.wandb_shim,
-                               metric_name=spec.metric.name if spec.metric else None, workdir=workdir)
+                               metric_name=spec.metric.name if spec.metric else None,
+                               metric_mode=spec.metric.mode if spec.metric else None, workdir=workdir)
     except ValueError as exc:
         raise SweepConfigError.single(("sweeprunner", "trainable"), str(exc)) from None
     uses_gpu = spec.runner.resources.gpu > 0
@@ -169,13 +170,14 @@ def _reuse_actors(spec: SweepSpec) -> bool:
 
 
 def _run_config(spec: SweepSpec, compiled: CompiledSweep, sweep_dir: str, callbacks: list[Any]) -> Any:
-    from ray.tune import CheckpointConfig, FailureConfig, RunConfig
+    from ray.tune import CheckpointConfig, FailureConfig, RunConfig, SyncConfig
 
     parent, name = sweep_dir.rsplit("/", 1)
     return RunConfig(
         name=name, storage_path=parent, stop=compiled.stopper, callbacks=callbacks, verbose=0, log_to_file=True,
         failure_config=FailureConfig(max_failures=spec.runner.max_failures),
         checkpoint_config=CheckpointConfig(num_to_keep=CHECKPOINTS_TO_KEEP),
+        sync_config=SyncConfig(sync_artifacts=True),  # trial files written on a node without the storage path
     )
 
 

@@ -3,7 +3,7 @@
 API used by the launcher::
 
     make_trainable(target=None, *, program=None, command=None, wandb_shim=False,
-                   metric_name=None, workdir=None, stop_grace_s=10.0) -> Callable[[dict], None]
+                   metric_name=None, metric_mode=None, workdir=None, stop_grace_s=10.0) -> Callable[[dict], None]
 
 - ``target``: ``"module:function"`` (``"path/to/file.py:function"`` works too) or a callable.
   A function with no required arguments is a W&B-style ``train()`` (uses ``wandb.init``,
@@ -13,7 +13,8 @@ API used by the launcher::
   W&B ``command`` list with macros, default ``[${env}, ${interpreter}, ${program}, ${args}]``.
 - ``wandb_shim``: ``import wandb`` inside trials resolves to :mod:`sweeprunner.wandb_compat`.
 - ``metric_name``: the sweep metric; a ``wandb.log`` row is one reported result when it
-  carries it (every row when None).
+  carries it (every row when None). ``metric_mode`` (``"min"``/``"max"``): its goal; a
+  non-finite or non-numeric value reaches Ray Tune as the worst value for it.
 - ``workdir``: where ``module`` is imported from and where the command runs; default: the
   current directory at the time ``make_trainable`` is called (the driver's).
 - ``stop_grace_s``: seconds between SIGTERM and SIGKILL when a subprocess trial is stopped.
@@ -33,7 +34,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sweeprunner.trial import wandb_compat
+from sweeprunner.trial import session, wandb_compat
 from sweeprunner.trial.command import DEFAULT_COMMAND, CommandSpec, run_command
 
 Trainable = Callable[[dict[str, Any]], None]
@@ -112,6 +113,7 @@ def make_trainable(
     command: Sequence[Any] | None = None,
     wandb_shim: bool = False,
     metric_name: str | None = None,
+    metric_mode: str | None = None,
     workdir: str | None = None,
     stop_grace_s: float = 10.0,
 ) -> Trainable:
@@ -132,6 +134,7 @@ def make_trainable(
         )
 
         def command_trainable(config: dict[str, Any]) -> None:
+            session.set_sweep_metric(metric_name, metric_mode)
             run_command(spec, config)
 
         return command_trainable
@@ -144,6 +147,7 @@ def make_trainable(
         takes_config(target)
 
     def function_trainable(config: dict[str, Any]) -> None:
+        session.set_sweep_metric(metric_name, metric_mode)
         if wandb_shim:
             install_wandb_shim()
         func = load_target(target, workdir) if isinstance(target, str) else target

@@ -353,12 +353,13 @@ def run_command(spec: CommandSpec, params: Mapping[str, Any]) -> None:
                 row = parse_row(line)
                 if row is None:
                     continue
-                merged = merger.push(row)
-                if merged is None:
-                    continue
-                with checkpoints.new_snapshot() as snapshot:
-                    session.report(merged, checkpoint_dir=snapshot)
+                for report in merger.push(row):
+                    with checkpoints.new_snapshot() as snapshot:
+                        session.report(report, checkpoint_dir=snapshot)
             rc = proc.wait()
+            for report in merger.flush():   # rows logged after the last metric row
+                with checkpoints.new_snapshot() as snapshot:
+                    session.report(report, checkpoint_dir=snapshot)
         finally:
             terminate_group(proc, spec.stop_grace_s if proc.poll() is None else 0.0)
             _LIVE.discard(proc)

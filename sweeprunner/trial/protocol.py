@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 #: Environment a trial process reads (set by the driver for subprocess trials, or by a user
@@ -135,21 +135,86 @@ def carries_metric(row: Mapping[str, Any], metric: str | None) -> bool:
     """True when ``row`` counts as one metric log (W&B keeps finite, non-bool numbers)."""
     if metric is None:
         return True
-    return finite_number(row.get(metric)) is not None and not isinstance(row.get(metric), str)
+    return _finite(jsonable(row.get(metric)))
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+#: What Ray Tune sees of a report: a non-finite or non-numeric sweep metric is replaced by the
+#: worst value for the goal, its raw value kept under ``raw/<metric>``; keys Ray reads itself
+#: (``done``, ``training_iteration``, ...) are reported as ``user/<key>``.
+RAW_PREFIX = "raw/"
+USER_PREFIX = "user/"
+
+
+def worst(mode: str | None) -> float:
+    """The worst value of a metric for the goal: +inf when minimizing, -inf when maximizing."""
+    return -math.inf if mode == "max" else math.inf
+
+
+def tune_row(row: Mapping[str, Any], *, metric: str | None, mode: str | None,
+             reserved: Collection[str] = ()) -> tuple[dict[str, Any], list[str]]:
+    """The row to hand to ``ray.tune.report`` and the reserved keys that were renamed.
+
+    Values go through :func:`jsonable`, except that the sweep metric, when present, is always
+    a number: a NaN, inf, text or None is replaced by :func:`worst` (W&B's ``impute: worst``),
+    so no searcher or scheduler ever sees anything else.
+    """
+    out: dict[str, Any] = {}
+    renamed: list[str] = []
+    for key, value in row.items():
+        name = str(key)
+        if name in reserved:
+            renamed.append(name)
+            name = USER_PREFIX + name
+        out[name] = jsonable(value)
+    if metric is not None and metric in row:
+        value = jsonable(row[metric])
+        if not _finite(value):
+            out[RAW_PREFIX + metric] = value
+            out[metric] = worst(mode)
+    return out, renamed
+
+
+def history_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A reported row as the trial gave it: raw metric values back under their own names."""
+    out = dict(row)
+    for key in [k for k in out if k.startswith(RAW_PREFIX)]:
+        out[key[len(RAW_PREFIX):]] = out.pop(key)
+    return out
 
 
 class RowMerger:
-    """Holds rows without the metric and merges them into the next row that carries it."""
+    """Decides which logged rows become reports, so that no row is lost.
+
+    A row carrying the metric (any value; a non-finite one counts as the worst) is reported,
+    with the rows before it that lacked the metric merged in. Rows without the metric wait
+    for the next one; a waiting row is reported on its own when a later row would overwrite
+    one of its keys, and whatever waits at the end comes out of :meth:`flush`. Without a
+    sweep metric every row is reported.
+    """
 
     def __init__(self, metric: str | None) -> None:
         self.metric = metric
         self._pending: dict[str, Any] = {}
 
-    def push(self, row: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The row to report now, or None while the metric has not been logged."""
-        merged = {**self._pending, **row}
-        if carries_metric(row, self.metric):
+    def push(self, row: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The rows to report now (often none, at most two)."""
+        if self.metric is None or self.metric in row:
+            merged = {**self._pending, **row}
             self._pending = {}
-            return merged
-        self._pending = {k: v for k, v in merged.items() if k != self.metric}
-        return None
+            return [merged]
+        out = []
+        if any(key in self._pending for key in row if not str(key).startswith("_")):
+            out.append(self._pending)
+            self._pending = {}
+        self._pending = {**self._pending, **row}
+        return out
+
+    def flush(self) -> list[dict[str, Any]]:
+        """The rows still waiting (at the end of a trial)."""
+        out = [self._pending] if self._pending else []
+        self._pending = {}
+        return out

@@ -9,6 +9,7 @@ and stores checkpoints under ``$SWEEPRUNNER_CHECKPOINT_DIR`` so a rerun resumes 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import sys
@@ -22,12 +23,38 @@ from sweeprunner.trial.protocol import (
     JSONL_ENV,
     NUM_CPUS_ENV,
     TRIAL_DIR_ENV,
+    USER_PREFIX,
     format_row,
     jsonable,
+    tune_row,
 )
 
 #: Rows reported while running outside Ray Tune (standalone mode).
 history: list[dict[str, Any]] = []
+
+#: The sweep metric and goal of the trial running in this process (see :func:`set_sweep_metric`).
+_sweep_metric: tuple[str | None, str | None] = (None, None)
+_warned_reserved: set[str] = set()
+
+
+def set_sweep_metric(name: str | None, mode: str | None) -> None:
+    """Tell this process the sweep's metric and goal (``"min"``/``"max"``), set per trial.
+
+    Reports to Ray Tune then carry the metric as a number: a NaN, inf or non-numeric value
+    becomes the worst value for the goal (the raw value is kept under ``raw/<metric>``).
+    """
+    global _sweep_metric
+    _sweep_metric = (name, mode)
+
+
+@functools.cache
+def _reserved_keys() -> frozenset[str]:
+    """Result keys Ray Tune reads or fills itself: a trial reporting one would steer Ray."""
+    from ray.tune import result as r
+
+    return frozenset({r.DONE, r.SHOULD_CHECKPOINT, r.TRIAL_ID, r.EXPERIMENT_TAG, r.RESULT_DUPLICATE,
+                      r.TRIAL_INFO, r.STDOUT_FILE, r.STDERR_FILE, *r.DEFAULT_EXPERIMENT_INFO_KEYS,
+                      *r.AUTO_RESULT_KEYS, *r.DEBUG_METRICS})
 
 
 def _tune_context():
@@ -56,13 +83,19 @@ def in_tune() -> bool:
 
 def report(metrics: Mapping[str, Any], *, checkpoint_dir: str | os.PathLike[str] | None = None) -> None:
     """Report one row of metrics, optionally with a checkpoint directory (copied, not moved)."""
-    row = {str(k): jsonable(v) for k, v in metrics.items()}
     if in_tune():
         from ray import tune
 
+        metric, mode = _sweep_metric
+        row, renamed = tune_row(metrics, metric=metric, mode=mode, reserved=_reserved_keys())
+        for key in sorted(set(renamed) - _warned_reserved):
+            _warned_reserved.add(key)
+            print(f"sweeprunner: WARNING the trial reported {key!r}, a key Ray Tune uses itself; "
+                  f"it is kept as {USER_PREFIX + key!r} and does not steer the sweep", file=sys.stderr, flush=True)
         checkpoint = tune.Checkpoint.from_directory(str(checkpoint_dir)) if checkpoint_dir else None
         tune.report(row, checkpoint=checkpoint)
         return
+    row = {str(k): jsonable(v) for k, v in metrics.items()}
     history.append(row)
     if checkpoint_dir:
         target = _standalone_checkpoint_dir()
@@ -110,11 +143,28 @@ def sweep_name() -> str | None:
     return ctx.get_experiment_name() if ctx is not None else None
 
 
+def _storage_trial_dir(ctx: Any) -> Path:
+    """This trial's directory in the sweep's storage when this node can write there, else
+    Ray's per-trial working directory, which Ray uploads to the storage when the sweep sets
+    ``SyncConfig(sync_artifacts=True)`` (URI storage, or a node without the shared path).
+
+    Ray 2.60's ``get_trial_dir()`` is a staging directory under /tmp/ray (for reused actors a
+    ``working_dirs/`` one that is never copied), hence the storage context (a DeveloperAPI).
+    """
+    import pyarrow.fs
+
+    storage = ctx.get_storage()
+    if (isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem)
+            and os.path.isdir(storage.experiment_fs_path)):
+        return Path(storage.trial_fs_path)
+    return Path(storage.trial_working_directory)
+
+
 def trial_dir() -> Path:
-    """A directory for this trial's own files (artifacts, logs)."""
+    """A directory for this trial's own files (artifacts, logs): in the sweep's storage."""
     ctx = _tune_context()
     if ctx is not None:
-        path = Path(ctx.get_trial_dir())
+        path = _storage_trial_dir(ctx)
     else:
         path = Path(os.environ.get(TRIAL_DIR_ENV, os.getcwd()))
     path.mkdir(parents=True, exist_ok=True)

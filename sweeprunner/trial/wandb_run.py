@@ -165,12 +165,11 @@ class Run:
         self.summary.update(refs)
         if not self._report_rows:
             return
-        out = self._merger.push(row)
-        if out is not None:
+        for out in self._merger.push(row):
             self._report(out)
 
     def _report(self, row: dict[str, Any]) -> None:
-        self._reported_metric = self._reported_metric or self.metric is not None
+        self._reported_metric = self._reported_metric or (self.metric is not None and self.metric in row)
         if self._dirty_files and "ray" in sys.modules:
             self._dirty_files = False
             with tempfile.TemporaryDirectory(prefix="sweeprunner-files-") as tmp:
@@ -236,12 +235,18 @@ class Run:
             return
         if self._pending or self._pending_refs:
             self._commit()
+        leftover = self._merger.flush()   # rows logged after the last metric row
         self._write_files()
         summary_row = flatten_row({k: v for k, v in self.summary.items()
                                    if not (isinstance(v, Mapping) and "_type" in v)})
-        if (self._report_rows and self.metric is not None and not self._reported_metric
+        if not self._report_rows:
+            leftover = []
+        elif (self.metric is not None and not self._reported_metric
                 and carries_metric(summary_row, self.metric)):
-            self._report(summary_row)   # summary-only metric (``loss.min`` names an aggregate): one result
+            # summary-only metric (``loss.min`` names an aggregate): one result, with whatever was logged
+            leftover = [{k: v for row in leftover for k, v in row.items()} | summary_row]
+        for out in leftover:
+            self._report(out)
         if self._on_finish is not None:
             self._on_finish(self)
 

@@ -31,3 +31,17 @@ def barrier(config):
         time.sleep(0.1)
     session.report({"loss": float(config["x"]), "seen": len(list(directory.iterdir()))})
     time.sleep(1.0)  # stay alive so no slot frees before the others have looked
+
+
+def bad_loss(config):
+    """Reports ``epochs`` rows; the loss is NaN, inf, text or None as ``kind`` says, else ``x``.
+
+    With ``reserved: true`` it also reports keys Ray Tune uses itself (``done``, ...).
+    """
+    bad = {"nan": math.nan, "inf": math.inf, "text": "oops", "none": None}
+    for epoch in range(int(config.get("epochs", 3))):
+        kind = config.get("kind") or ("nan" if config["x"] < 0.3 else "text" if config["x"] < 0.5 else "ok")
+        row = {"loss": bad.get(kind, float(config.get("x", 1.0)) + 1.0 / (epoch + 1)), "epoch": epoch}
+        if config.get("reserved"):
+            row.update(done=True, training_iteration=1000, trial_id="mine", time_total_s=-1)
+        session.report(row)
