@@ -271,6 +271,24 @@ def test_cross_validation_workers_are_sub_runs_and_the_mean_is_the_result(trial_
     assert _descendants() <= before                          # no orphan workers
 
 
+def _worker_without_finish(name):
+    run = wandb.init(name=name)
+    run.log({"acc": 0.75})
+    # no finish: the worker's run is finished as the worker exits
+
+
+def test_a_worker_run_is_finished_when_the_worker_exits(trial_dir, monkeypatch):
+    import multiprocessing
+
+    monkeypatch.delenv("WANDB_RUN_ID", raising=False)
+    proc = multiprocessing.get_context("fork").Process(target=_worker_without_finish, args=("w0",))
+    proc.start()
+    proc.join(timeout=60)
+    assert proc.exitcode == 0
+    assert json.loads((trial_dir / "runs" / "w0" / "summary.json").read_text()) == {"acc": 0.75}
+    assert session.history == []          # a worker's sub-run reports nothing
+
+
 # ---------------------------------------------------------------------------- 6. finished at exit
 
 @pytest.mark.parametrize("mode,value", [("summary", 0.5), ("pending", 1.0)])
