@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from sweeprunner.trial import session, wandb_compat
 from sweeprunner.trial.adapters import make_trainable
 
 SCRIPTS = Path(__file__).parent / "data" / "scripts"
+ROOT = Path(__file__).resolve().parents[1]
 wandb = wandb_compat
 
 
@@ -312,3 +315,28 @@ def test_a_function_returning_without_finish_reports_its_summary_metric(trial_di
     assert [r["score"] for r in session.history] == [3.0]
     assert json.loads((trial_dir / "wandb" / "summary.json").read_text())["loss"] == {"min": 0.7}
     assert os.environ.get("SWEEPRUNNER_JSONL") is None
+
+
+def test_a_stopped_script_keeps_its_summary(trial_dir):
+    """SIGTERM (hyperband stopping the trial): the run's files are written, then the script dies."""
+    code = ("import time, wandb\n"
+            "run = wandb.init(); wandb.log({'loss': 0.5}); run.summary['best'] = 0.5\n"
+            "print('ready', flush=True); time.sleep(60)\n")
+    env = {**os.environ, "SWEEPRUNNER_JSONL": "1", "SWEEPRUNNER_TRIAL_DIR": str(trial_dir),
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "sweeprunner" / "trial" / "_wandb_shim"), str(ROOT)])}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith('{"sweeprunner"')
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == -signal.SIGTERM
+    finally:
+        proc.kill()
+    summary = json.loads((trial_dir / "wandb" / "summary.json").read_text())
+    assert summary == {"loss": 0.5, "best": 0.5}
+
+
+def test_unknown_wandb_attributes_name_the_compat_module():
+    with pytest.raises(AttributeError, match=r"wandb_compat.*docs/trainable-api.md"):
+        _ = wandb.integration
+    assert not hasattr(wandb, "__wrapped__")

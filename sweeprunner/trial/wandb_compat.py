@@ -274,6 +274,15 @@ def alert(*args: Any, **kwargs: Any) -> None:
     return None
 
 
+def __getattr__(name: str) -> Any:
+    """A W&B attribute this module lacks: say so, and where the covered calls are listed."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    raise AttributeError(
+        f"module 'wandb' (sweeprunner.trial.wandb_compat) has no attribute {name!r}: sweeprunner "
+        "covers the W&B calls listed in docs/trainable-api.md")
+
+
 def sweep(*args: Any, **kwargs: Any) -> str:
     raise NotImplementedError("wandb.sweep needs a W&B server; run the YAML with "
                               "`python -m sweeprunner run CONFIG.yaml` instead")
