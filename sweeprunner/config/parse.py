@@ -61,7 +61,7 @@ EARLY_TERMINATE_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
 STOP_TYPES = ("hyperband", "asha", "sync_hyperband", "median", "none")
 RUNNER_KEYS = (
     "trainable", "resources", "max_concurrent_trials", "count", "seed", "bayes_sampler",
-    "storage", "max_failures", "log_uniform_bounds", "wandb_shim", "log_to_wandb",
+    "storage", "max_failures", "log_uniform_bounds", "wandb_shim", "log_to_wandb", "trial_timeout",
 )
 RESOURCE_KEYS = ("cpu", "gpu", "accelerator_type")
 
@@ -253,7 +253,30 @@ def _parse_runner(raw: Any, c: _Collector) -> RunnerSettings | None:
         log_uniform_bounds=c.string(raw, "log_uniform_bounds", path, choices=("auto", "exponents"), default="auto"),
         wandb_shim=c.boolean(raw, "wandb_shim", path, False),
         log_to_wandb=c.boolean(raw, "log_to_wandb", path, False),
+        trial_timeout_s=_parse_duration(raw.get("trial_timeout"), (*path, "trial_timeout"), c),
     )
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def _parse_duration(raw: Any, path: KeyPath, c: _Collector) -> float | None:
+    """Seconds from ``3600``, ``"90s"``, ``"30m"``, ``"2h"`` or ``"1d"``; None when absent."""
+    if raw is None:
+        return None
+    match = _DURATION.match(raw) if isinstance(raw, str) else None
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        seconds = float(raw)
+    elif match:
+        seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
+    else:
+        c.add(path, f"must be seconds or a duration like '30m' or '2h', got {raw!r}")
+        return None
+    if not (math.isfinite(seconds) and seconds > 0):
+        c.add(path, f"must be > 0, got {raw!r}")
+        return None
+    return seconds
 
 
 def _parse_resources(raw: Any, c: _Collector) -> Resources | None:

@@ -89,6 +89,7 @@ class RunnerSettings:
     log_uniform_bounds: Literal["auto", "exponents"] = "auto"
     wandb_shim: bool = False
     log_to_wandb: bool = False  # also send runs to W&B (Ray's WandbLoggerCallback; needs real wandb)
+    trial_timeout_s: float | None = None  # a trial running longer is ended and counts as failed
 
 
 @dataclass(frozen=True)

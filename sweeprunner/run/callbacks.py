@@ -29,7 +29,7 @@ class ProgressView(Callback):
     """
 
     def __init__(self, *, total: int, metric: str | None, mode: str | None, recorder: Any, quiet: bool = False,
-                 stream: TextIO | None = None, interval_s: float = 10.0) -> None:
+                 stream: TextIO | None = None, interval_s: float = 10.0, stalled_after_s: float = 300.0) -> None:
         self.total = total
         self.metric = metric
         self.mode = mode
@@ -38,6 +38,8 @@ class ProgressView(Callback):
         self._stream = stream
         self.interval_s = interval_s
         self.started_at = time.monotonic()
+        self.stalled_after_s = stalled_after_s
+        self.last_result_at = self.started_at  # a trial start counts too: "no result for" a running trial
         self.running: set[str] = set()
         self.finished: set[str] = set()
         self.stopped: set[str] = set()
@@ -56,9 +58,14 @@ class ProgressView(Callback):
     # --- Ray Tune callback hooks ---
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.running.add(trial.trial_id)
+        self.last_result_at = time.monotonic()
         self._maybe_print()
 
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        self._maybe_print()   # so a sweep whose trials report nothing still shows that
+
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        self.last_result_at = time.monotonic()
         value = finite_number(result.get(self.metric)) if self.metric else None
         if value is not None and (self.best is None or (value > self.best if self.mode == "max" else value < self.best)):
             self.best = value
@@ -95,8 +102,12 @@ class ProgressView(Callback):
             remaining = elapsed / done * (self.total - done)
             eta = f", ~{_duration(remaining)} left"
         best = "" if self.best is None else f" | best {self.metric} {self.best:.6g}"
+        idle = time.monotonic() - self.last_result_at
+        stalled = (f" | no result for {_duration(idle)} (see sweeprunner.trial_timeout)"
+                   if self.running and idle >= self.stalled_after_s else "")
         return (f"[{_duration(elapsed)}{eta}] trials {done}/{self.total}: {len(self.running)} running, "
-                f"{len(self.finished)} finished, {len(self.stopped)} stopped early, {len(self.errored)} errored{best}")
+                f"{len(self.finished)} finished, {len(self.stopped)} stopped early, {len(self.errored)} errored"
+                f"{best}{stalled}")
 
     def _maybe_print(self, force: bool = False) -> None:
         if self.quiet:

@@ -129,7 +129,8 @@ def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = N
     try:
         inner = make_trainable(target, program=spec.program, command=spec.command, wandb_shim=spec.runner.wandb_shim,
                                metric_name=spec.metric.name if spec.metric else None,
-                               metric_mode=spec.metric.mode if spec.metric else None, workdir=workdir)
+                               metric_mode=spec.metric.mode if spec.metric else None, workdir=workdir,
+                               timeout_s=spec.runner.trial_timeout_s)
     except ValueError as exc:
         raise SweepConfigError.single(("sweeprunner", "trainable"), str(exc)) from None
     uses_gpu = spec.runner.resources.gpu > 0

@@ -3,7 +3,8 @@
 API used by the launcher::
 
     make_trainable(target=None, *, program=None, command=None, wandb_shim=False,
-                   metric_name=None, metric_mode=None, workdir=None, stop_grace_s=10.0) -> Callable[[dict], None]
+                   metric_name=None, metric_mode=None, workdir=None, stop_grace_s=10.0,
+                   timeout_s=None) -> Callable[[dict], None]
 
 - ``target``: ``"module:function"`` (``"path/to/file.py:function"`` works too) or a callable.
   A function with no required arguments is a W&B-style ``train()`` (uses ``wandb.init``,
@@ -18,6 +19,8 @@ API used by the launcher::
 - ``workdir``: where ``module`` is imported from and where the command runs; default: the
   current directory at the time ``make_trainable`` is called (the driver's).
 - ``stop_grace_s``: seconds between SIGTERM and SIGKILL when a subprocess trial is stopped.
+- ``timeout_s``: ``sweeprunner.trial_timeout``; a trial running longer is ended (a script
+  with its whole process group) and fails with the reason (see :mod:`.watchdog`).
 
 Invalid input raises ``ValueError`` at once (bad target syntax, unknown command macro...).
 The target module is imported inside the trial (after the shim is in place), not here.
@@ -36,6 +39,7 @@ from typing import Any
 
 from sweeprunner.trial import session, wandb_compat
 from sweeprunner.trial.command import DEFAULT_COMMAND, CommandSpec, run_command
+from sweeprunner.trial.watchdog import deadline
 
 Trainable = Callable[[dict[str, Any]], None]
 
@@ -116,6 +120,7 @@ def make_trainable(
     metric_mode: str | None = None,
     workdir: str | None = None,
     stop_grace_s: float = 10.0,
+    timeout_s: float | None = None,
 ) -> Trainable:
     """The Tune function trainable for a user function, or for a program/command."""
     workdir = str(Path(workdir or os.getcwd()).resolve())
@@ -131,6 +136,7 @@ def make_trainable(
             wandb_shim=wandb_shim,
             metric=metric_name,
             stop_grace_s=stop_grace_s,
+            timeout_s=timeout_s,
         )
 
         def command_trainable(config: dict[str, Any]) -> None:
@@ -151,7 +157,8 @@ def make_trainable(
         if wandb_shim:
             install_wandb_shim()
         func = load_target(target, workdir) if isinstance(target, str) else target
-        run_function(func, config, metric_name)
+        with deadline(timeout_s, grace_s=stop_grace_s):
+            run_function(func, config, metric_name)
 
     name = target.rpartition(":")[2] if isinstance(target, str) else getattr(target, "__name__", "")
     if name.isidentifier():

@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
@@ -45,6 +46,7 @@ from sweeprunner.trial.protocol import (
     native,
     parse_row,
 )
+from sweeprunner.trial.watchdog import TrialTimeout, timeout_message
 
 DEFAULT_COMMAND: tuple[str, ...] = ("${env}", "${interpreter}", "${program}", "${args}")
 #: Macros that stand for a whole command item (W&B's ``sweep_vars``), plus ``${envvar:NAME}``.
@@ -163,6 +165,7 @@ class CommandSpec:
     metric: str | None = None
     stop_grace_s: float = 10.0
     extra_env: tuple[tuple[str, str], ...] = ()
+    timeout_s: float | None = None
 
     def __post_init__(self) -> None:
         command = tuple(self.command) if self.command else DEFAULT_COMMAND
@@ -345,6 +348,11 @@ def run_command(spec: CommandSpec, params: Mapping[str, Any]) -> None:
         except OSError as exc:
             raise CommandError(f"cannot start trial command {shlex.join(argv)}: {exc}") from exc
         _LIVE.add(proc)
+        expired = threading.Event()
+        timer = threading.Timer(spec.timeout_s or 0, lambda: (expired.set(), terminate_group(proc, spec.stop_grace_s)))
+        timer.daemon = True
+        if spec.timeout_s:
+            timer.start()
         try:
             assert proc.stdout is not None
             for line in proc.stdout:
@@ -361,7 +369,11 @@ def run_command(spec: CommandSpec, params: Mapping[str, Any]) -> None:
                 with checkpoints.new_snapshot() as snapshot:
                     session.report(report, checkpoint_dir=snapshot)
         finally:
+            timer.cancel()
             terminate_group(proc, spec.stop_grace_s if proc.poll() is None else 0.0)
             _LIVE.discard(proc)
+    if expired.is_set():
+        raise TrialTimeout(f"{timeout_message(spec.timeout_s or 0)}; its process group was ended: "
+                           f"{shlex.join(argv)}\nstderr ({files['stderr']}):\n{_stderr_tail(files['stderr'])}")
     if rc != 0:
         raise CommandError(_failure_message(rc, argv, files["stderr"], spec))

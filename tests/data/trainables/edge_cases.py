@@ -45,3 +45,12 @@ def bad_loss(config):
         if config.get("reserved"):
             row.update(done=True, training_iteration=1000, trial_id="mine", time_total_s=-1)
         session.report(row)
+
+
+def hang(config):
+    """Reports once, then never returns when ``x`` is 1 (a trial for ``trial_timeout``)."""
+    import time
+
+    session.report({"loss": float(config["x"])})
+    while config["x"] == 1:
+        time.sleep(0.05)
