@@ -69,6 +69,17 @@ def test_run_attributes_are_readable_settable_and_saved(trial_dir):
     _run({}, None, body)
 
 
+def test_init_config_defaults_under_sweep_values_are_silent(trial_dir, capsys):
+    def body():
+        wandb.init(config={"lr": 0.5, "epochs": 3})           # W&B's init ignores locked keys quietly
+        assert (wandb.config.lr, wandb.config.epochs) == (0.1, 3)
+        assert "locked" not in capsys.readouterr().err
+        wandb.config.update({"lr": 0.7})                       # an explicit update still warns
+        assert "Config item 'lr' was locked by 'sweep'" in capsys.readouterr().err
+
+    _run({"lr": 0.1}, None, body)
+
+
 def test_urls_are_local_file_urls(trial_dir, monkeypatch):
     monkeypatch.setenv("WANDB_SWEEP_ID", "sweep-1")
 

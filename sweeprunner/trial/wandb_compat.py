@@ -32,7 +32,14 @@ from sweeprunner.trial import session
 from sweeprunner.trial import wandb_plot as plot
 from sweeprunner.trial.protocol import CONFIG_FILE_ENV, JSONL_ENV, METRIC_ENV
 from sweeprunner.trial.wandb_artifacts import Artifact
-from sweeprunner.trial.wandb_config import AttrDict, Config, Summary, termerror, termlog, termwarn
+from sweeprunner.trial.wandb_config import (
+    AttrDict,
+    Config,
+    Summary,
+    termerror,
+    termlog,
+    termwarn,
+)
 from sweeprunner.trial.wandb_media import (
     Audio,
     Histogram,
@@ -112,8 +119,8 @@ def init(config: Any = None, project: str | None = None, name: str | None = None
         run.finish()
     _trial.load_from_env()
     globals()["config"]._reset(_trial.params)
-    if config is not None:
-        globals()["config"].update(config)
+    if config is not None:   # defaults under the sweep's values, silently, as W&B's init does
+        globals()["config"]._update(config, ignore_locked=True)
     summary.clear()
     with session.restored_checkpoint() as ckpt:
         resumed = ckpt is not None
