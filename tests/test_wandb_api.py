@@ -123,6 +123,9 @@ def test_join_settings_and_api(trial_dir):
     assert wandb.run is None and run._finished
     with pytest.raises(RuntimeError, match="W&B server"):
         wandb.Api()
+    with pytest.raises(wandb.errors.UsageError):
+        wandb.Api()
+    assert issubclass(wandb.errors.CommError, wandb.Error)
 
 
 def test_artifacts_are_kept_in_the_trial_dir_and_can_be_used(trial_dir, tmp_path):
@@ -161,7 +164,7 @@ def test_plot_helpers_are_logged_as_saved_charts(trial_dir):
         table = wandb.Table(columns=["x", "y"], data=[[0, 1.0], [1, 0.5]])
         wandb.log({"curve": wandb.plot.line(table, "x", "y", title="loss"), "loss": 0.5})
         wandb.log({"cm": wandb.plot.confusion_matrix(y_true=[0, 1, 1], preds=[0, 1, 0],
-                                                     class_names=["a", "b"]), "loss": 0.4})
+                                                     class_names=["a", "b"]), "loss": 0.4}, sync=False)
 
     _run({}, "loss", body)
     assert [r["loss"] for r in session.history] == [0.5, 0.4]

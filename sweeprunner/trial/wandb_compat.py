@@ -24,6 +24,7 @@ import multiprocessing.util
 import os
 import signal
 import threading
+import types
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ __all__ = [
     "login", "watch", "unwatch", "define_metric", "alert", "config", "summary", "run", "plot",
     "Settings", "Api", "log_artifact", "use_artifact", "log_model", "use_model", "mark_preempting",
     "Image", "Histogram", "Table", "Html", "Audio", "Video", "Object3D", "Molecule", "Plotly",
-    "Artifact", "termlog", "termwarn", "termerror", "setup", "teardown",
+    "Artifact", "termlog", "termwarn", "termerror", "setup", "teardown", "Error", "errors",
 ]
 
 
@@ -185,7 +186,9 @@ def _active(call: str = "wandb.log") -> Run:
     return run
 
 
-def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = None,
+        sync: bool | None = None) -> None:
+    """``sync`` (W&B's deprecated flag) is accepted and ignored."""
     _active().log(data, step=step, commit=commit)
 
 
@@ -242,11 +245,27 @@ class Settings:
         return f"Settings({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
 
 
+class Error(Exception):
+    """W&B's base exception (``wandb.Error``, ``wandb.errors.Error``)."""
+
+
+class CommError(Error):
+    """W&B's "could not talk to the server" error; sweeprunner never raises it."""
+
+
+class UsageError(Error, RuntimeError):
+    """A W&B call that cannot work here (``wandb.errors.UsageError``)."""
+
+
+#: ``wandb.errors``: the exception types scripts catch.
+errors = types.SimpleNamespace(Error=Error, CommError=CommError, UsageError=UsageError)
+
+
 class Api:
     """``wandb.Api()``: W&B's public API reads runs from a W&B server, which sweeprunner has none of."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise RuntimeError(
+        raise UsageError(
             "wandb.Api() needs a W&B server and account, and sweeprunner runs without one. "
             "Read a sweep's results with `sweeprunner.results.load_trials(DIR)` (or "
             "`python -m sweeprunner results DIR`); a trial's own files are in its trial directory "

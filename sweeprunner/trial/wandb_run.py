@@ -131,7 +131,8 @@ class Run:
                 "config": self.config.as_dict()}
 
     # -- logging
-    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None,
+            sync: bool | None = None) -> None:
         if self._finished:
             raise RuntimeError("wandb.log called after wandb.finish()")
         if not isinstance(data, Mapping):
