@@ -214,6 +214,8 @@ def _child_env(spec: CommandSpec, files: dict[str, Path]) -> dict[str, str]:
         "WANDB_RUN_ID": session.trial_id() if "ray" in sys.modules else "standalone",
         "WANDB_SWEEP_PARAM_PATH": str(files["wandb_config"]),
     })
+    if session.in_tune():   # as W&B's agent sets the sweep id
+        env["WANDB_SWEEP_ID"] = session.sweep_name() or ""
     if spec.metric:
         env[METRIC_ENV] = spec.metric
     else:

@@ -144,6 +144,12 @@ def trial_id() -> str:
     return ctx.get_trial_id() if ctx is not None else "standalone"
 
 
+def sweep_name() -> str | None:
+    """The sweep's name (Ray's experiment name, the sweep directory's name), or None outside Tune."""
+    ctx = _tune_context()
+    return ctx.get_experiment_name() if ctx is not None else None
+
+
 def _storage_trial_dir(ctx: TuneContext) -> Path:
     """This trial's directory in the sweep's storage when this node can write there, else
     Ray's per-trial working directory, which Ray uploads to the storage when the sweep sets

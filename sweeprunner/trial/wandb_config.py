@@ -98,14 +98,18 @@ class Config:
 
     def update(self, data: Any = None, allow_val_change: bool = False, **kwargs: Any) -> None:
         """Add keys; a sweep parameter keeps its sweep value (nested defaults are merged in)."""
-        incoming = {**_as_mapping(data), **kwargs}
+        self._update({**_as_mapping(data), **kwargs})
+
+    def _update(self, data: Any, ignore_locked: bool = False) -> None:
+        """``ignore_locked``: skip sweep parameters silently (W&B's ``wandb.init(config=...)``)."""
+        incoming = _as_mapping(data)
         items: AttrDict = self._items
         for key, value in incoming.items():
             if key in self._locked:
                 current = items[key]
                 if isinstance(current, Mapping) and isinstance(value, Mapping):
                     items[key] = _deep_merge(dict(value), current)
-                elif native(current) != native(value):
+                elif native(current) != native(value) and not ignore_locked:
                     termwarn(f"Config item '{key}' was locked by 'sweep' (ignored update).")
                 continue
             items[key] = value
