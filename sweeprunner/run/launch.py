@@ -206,23 +206,29 @@ def wandb_callbacks(spec: SweepSpec) -> list[Any]:
 def _callbacks(compiled: CompiledSweep, records_dir: str, quiet: bool) -> tuple[Any, list[Any]]:
     """The progress view and the callbacks (durable records first) for one fit."""
     from sweeprunner.run.callbacks import ProgressView, TrialRecorder
+    from sweeprunner.run.report_refresh import ReportRefresher
 
     metric = compiled.spec.metric
     recorder = TrialRecorder(records_dir)
     progress = ProgressView(total=compiled.num_samples, metric=metric.name if metric else None,
                             mode=metric.mode if metric else None, recorder=recorder, quiet=quiet)
-    return progress, [recorder, progress, *wandb_callbacks(compiled.spec)]
+    return progress, [recorder, progress, ReportRefresher(records_dir), *wandb_callbacks(compiled.spec)]
 
 
 def _finish(records_dir: str, progress: Any, total: int, stopper: Any) -> int:
     """Write the result files, print the summary, return the exit code."""
+    from sweeprunner.run.report_refresh import safe_write_report
+
     trials = write_results(records_dir)
+    report = safe_write_report(records_dir)
     print(summary_table(trials), flush=True)
     metric = trials.attrs.get("metric")
     if metric and not trials.empty and trials["best_metric"].isna().all():
         print(f"warning: no trial reported the metric {metric!r}: check metric.name against what the trainable "
               "reports (see histories.csv for the reported keys)")
     print(f"\nresults: {records_dir}  (results.csv, results.parquet, histories.csv, best.yaml)")
+    if report:
+        print(f"report: {report}")
     reached = getattr(stopper, "reached_by", None)
     if reached:
         print(f"metric target reached by trial {reached}: sweep stopped")
@@ -248,6 +254,8 @@ def _fit(spec: SweepSpec, compiled: CompiledSweep, *, experiment_path: str, reco
     workdir = os.getcwd()
     trial_fn = tune.with_resources(make_trial_function(spec, workdir, records_dir), compiled.placement_group())
     progress, callbacks = _callbacks(compiled, records_dir, options.quiet)
+    if not options.quiet:
+        print(f"report: {Path(records_dir) / 'report.html'} (rewritten about every 30 s while the sweep runs)", flush=True)
     if restore:
         known = None if _URI.match(experiment_path) else saved_trial_ids(experiment_path)
         if known is not None:
