@@ -235,7 +235,7 @@ def _summary(data: SweepData, running: bool) -> str:
     table = f"<table class='summary'>{body}</table>"
     if best is None:
         reason = ("no trial has started yet" if trials.empty else
-                  f"no trial reported the metric {data.metric!r}" if data.metric else "the sweep has no metric")
+                  f"no trial reported the metric {data.metric}" if data.metric else "the sweep has no metric")
         table += (f"<p class='warn'>No successful trial: {html.escape(reason)}. The plots need trials that report "
                   "the metric; the table below shows each trial's status and error.</p>")
     return table
@@ -291,7 +291,8 @@ vertical-align:top}table.summary th{width:140px;color:#555}table.trials th{curso
 position:sticky;top:0}tr.errored td{background:#fdecea}tr.stopped td{color:#8a5200}.warn{color:#b00;font-weight:bold}
 .note{color:#555;font-size:13px}.banner{background:#fff6d5;padding:6px 10px}"""
 
-SORT_JS = """function sortTable(col){const t=document.getElementById('trials'),b=t.tBodies[0];
+SORT_JS = """window.addEventListener('load',()=>document.body.setAttribute('data-load-ms',Math.round(performance.now())));
+function sortTable(col){const t=document.getElementById('trials'),b=t.tBodies[0];
 const rows=Array.from(b.rows);const asc=t.dataset.col==String(col)?t.dataset.dir!=='asc':true;
 t.dataset.col=col;t.dataset.dir=asc?'asc':'desc';rows.sort((r1,r2)=>{const a=r1.cells[col],c=r2.cells[col];
 const x=a.dataset.v,y=c.dataset.v;let d;if(x!==undefined&&y!==undefined){d=parseFloat(x)-parseFloat(y);}
