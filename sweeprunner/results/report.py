@@ -148,6 +148,7 @@ def learning_curves(data: SweepData, running: bool) -> Any:
     by_status: dict[str, list[tuple[str, np.ndarray]]] = {}
     for trial_id, curve in data.curves.items():
         by_status.setdefault(statuses.get(trial_id, "incomplete"), []).append((trial_id, curve))
+    opacity = max(0.08, min(0.6, 20 / max(1, len(data.curves))))  # a thousand curves stay readable
     for status, curves in by_status.items():  # one trace per status: None breaks the lines between trials
         xs, ys, texts = [], [], []
         for trial_id, curve in curves:
@@ -156,7 +157,7 @@ def learning_curves(data: SweepData, running: bool) -> Any:
             if hover:
                 texts += [trial_id] * len(curve) + [""]
         fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines", name=_status_label(status, running), opacity=0.55,
+            x=xs, y=ys, mode="lines", name=_status_label(status, running), opacity=opacity,
             line={"width": 1, "color": STATUS_COLORS.get(status)}, connectgaps=False,
             text=texts if hover else None,
             hovertemplate=("%{text}<br>" if hover else "") + "report %{x}: %{y:.6g}<extra></extra>"))
@@ -198,8 +199,8 @@ def slice_plots(data: SweepData) -> Any:
         row, col = divmod(i, cols)
         fig.add_trace(go.Scatter(
             x=param_values(data, param), y=scored["best_metric"], mode="markers", text=scored["trial_id"],
-            marker={"color": order, "colorscale": "Blues", "size": 6, "showscale": i == 0,
-                    "colorbar": {"title": {"text": "trial #"}}},
+            marker={"color": order, "colorscale": "Viridis", "size": 6, "showscale": i == 0,
+                    "colorbar": {"title": {"text": "trial #"}, "len": min(1.0, 1.2 / rows), "y": 1, "yanchor": "top"}},
             hovertemplate="%{text}<br>%{x}<br>%{y:.6g}<extra></extra>", showlegend=False), row=row + 1, col=col + 1)
         xaxis = {"title": param.name}
         if param.scale == "log":
