@@ -128,7 +128,8 @@ def importance_figure(data: SweepData) -> tuple[Any | None, str]:
     corr = [correlation.get(n) for n in names]
     fig.add_trace(go.Bar(x=[c if c is not None else 0 for c in corr], y=names, orientation="h", name="correlation",
                          marker_color=["#2ca02c" if (c or 0) >= 0 else "#d62728" for c in corr],
-                         text=["n/a (categorical)" if c is None else f"{c:+.2f}" for c in corr], textposition="auto"),
+                         text=["n/a (categorical)" if c is None else f"{c:+.2f}" for c in corr],
+                         textposition=["outside" if c is None else "auto" for c in corr]),
                   row=1, col=2)
     fig.update_xaxes(range=[-1, 1], row=1, col=2)
     note = f"Importance: {IMPORTANCE_METHOD}" + (f" (not shown: {why_not})" if why_not else "")
