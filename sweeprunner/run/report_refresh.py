@@ -32,6 +32,9 @@ class ReportRefresher(Callback):
         self.interval_s = interval_s
         self._next = 0.0
 
+    def __setstate__(self, state: dict[str, Any]) -> None:  # Tune pickles callbacks: the clock is per process
+        self.__dict__.update(state, _next=0.0)
+
     def _maybe_write(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now < self._next:
