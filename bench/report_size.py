@@ -4,7 +4,8 @@
 
 Builds a sweep directory in the format the driver writes (``sweeprunner/results/records.py``),
 writes its report and times the load in headless Chromium (when installed): the page sets
-``data-load-ms`` on <body> at its load event, after every plot has drawn.
+``data-load-ms`` on <body> at its load event, after every plot has drawn. A 10-trial page is
+timed too: on a loaded machine most of the time is the fixed cost (parsing plotly.js, software WebGL).
 """
 
 from __future__ import annotations
@@ -116,6 +117,8 @@ def main() -> None:
         out = {"measured": now(), "load_at_start": load(), "trials": args.trials, "reports": args.reports,
                "file_mb": round(page.stat().st_size / 2**20, 2), "write_s": round(write_s, 2)}
         if chromium():
+            small = load_in_chromium(write_report(synthetic_sweep(Path(tmp) / "small", trials=10, reports=10)))
+            out["chromium_load_ms_10_trials"] = small["load_ms"]  # the fixed cost (plotly.js, WebGL) under this load
             result = load_in_chromium(page)
             out.update(chromium_load_ms=result["load_ms"], chromium_wall_s=round(result["wall_s"], 2),
                        console_errors=len(result["errors"]), plots_drawn=result["dom"].count("class=\"main-svg\""))

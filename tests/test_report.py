@@ -66,7 +66,7 @@ def test_run_writes_the_report_with_every_panel(random_sweep):
     assert "lr (log)" in page  # log scale axis in the parallel coordinates
     assert "RuntimeError: toy trainable: fail_at_epoch=2" in page  # the errored trial's error line
     assert "error.txt" in page  # and a link to its error file
-    assert "sweep ended or interrupted" in page and "http-equiv='refresh'" not in page
+    assert "a snapshot: the sweep ended" in page and "http-equiv='refresh'" not in page
     assert not list(random_sweep.glob(".report-*"))  # the temp file was renamed into place
 
 
@@ -225,9 +225,11 @@ def test_1000_trials_by_100_reports_opens_in_seconds(tmp_path):
     sweep = synthetic_sweep(tmp_path / "big", trials=1000, reports=100)
     page = write_report(sweep)
     assert page.stat().st_size < 12 * 2**20
+    small = load_in_chromium(write_report(synthetic_sweep(tmp_path / "small", trials=10, reports=10)))
     result = load_in_chromium(page)
     assert result["errors"] == []
-    assert result["load_ms"] is not None and result["load_ms"] < 15_000  # a few seconds; generous for a loaded CI box
+    # Seconds on an idle machine; on a loaded one compare with a 10-trial page loaded just before.
+    assert result["load_ms"] is not None and result["load_ms"] < 4 * small["load_ms"] + 2000, (result["load_ms"], small["load_ms"])
     assert result["dom"].count('class="main-svg"') >= 5
 
 
@@ -259,7 +261,7 @@ def test_report_is_written_while_running_then_after_interrupt_and_resume(tmp_pat
             os.killpg(driver.pid, signal.SIGKILL)
     assert f"report: {page} (rewritten about every 30 s" in output
     assert driver.returncode == 130, output
-    assert "<td>incomplete</td>" in page.read_text() or "sweep ended" in page.read_text()
+    assert "<td>incomplete</td>" in page.read_text() and "a snapshot" in page.read_text()
     resumed = subprocess.run([sys.executable, "-m", "sweeprunner", "resume", str(sweep_dir), "--num-cpus", "2"],
                              cwd=REPO, env=ENV, capture_output=True, text=True, timeout=400)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr

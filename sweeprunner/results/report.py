@@ -330,7 +330,7 @@ def render_report(data: SweepData, *, running: bool = False) -> str:
         if data.params:
             panel("Slice plots", slice_plots(data), "One per parameter; colour is the trial's start order.")
     refresh = f"<meta http-equiv='refresh' content='{REFRESH_S}'>" if running else ""
-    state = (f"sweep running: this page reloads every {REFRESH_S} s" if running else "sweep ended or interrupted")
+    state = (f"sweep running: this page reloads every {REFRESH_S} s" if running else "a snapshot: the sweep ended or was interrupted, or this was written by `sweeprunner report`")
     head = (f"<!DOCTYPE html><html><head><meta charset='utf-8'>{refresh}<title>sweep {html.escape(data.name)}</title>"
             f"<style>{STYLE}</style><script>{get_plotlyjs()}</script><script>{SORT_JS}</script></head><body>")
     intro = (f"<h1>Sweep {html.escape(data.name)}</h1><p class='sub'>written {timestamp(time.time())}; "
