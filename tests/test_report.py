@@ -38,7 +38,7 @@ def real_sweep(tmp_path: Path, method: str = "random", **extra) -> Path:
                   "fail_at_epoch": {"values": [2, 99, 99]}, "epochs": {"value": 5}, "sleep": {"value": 0.02}}
     if method == "grid":
         parameters = {"lr": {"values": [1e-3, 1e-1]}, "opt": {"parameters": {"kind": {"values": ["adam", "sgd"]}}},
-                      "fail_at_epoch": {"values": [2, 99]}, "epochs": {"value": 4}}
+                      "epochs": {"value": 3}}
     raw = {"method": method, "metric": {"name": "loss", "goal": "minimize"}, "parameters": parameters,
            "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 3},
            "sweeprunner": {"trainable": "toy", "storage": str(tmp_path / "out"), "seed": 1}, **extra}
@@ -261,7 +261,8 @@ def test_report_is_written_while_running_then_after_interrupt_and_resume(tmp_pat
             os.killpg(driver.pid, signal.SIGKILL)
     assert f"report: {page} (rewritten about every 30 s" in output
     assert driver.returncode == 130, output
-    assert "<td>incomplete</td>" in page.read_text() and "a snapshot" in page.read_text()
+    interrupted = page.read_text()
+    assert "a snapshot" in interrupted and interrupted.count("<td>finished</td>") < 4
     resumed = subprocess.run([sys.executable, "-m", "sweeprunner", "resume", str(sweep_dir), "--num-cpus", "2"],
                              cwd=REPO, env=ENV, capture_output=True, text=True, timeout=400)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
