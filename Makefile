@@ -50,6 +50,7 @@ bench: oracle ## Benchmarks -> docs/benchmarks.md (about 45-60 min on 2 idle cor
 	$(BIN)/python bench/early_termination.py
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/suggest_latency.py
+	$(BIN)/python bench/report_size.py
 	$(BIN)/python bench/report.py
 
 bench-gpu: ## GPU packing (needs an NVIDIA GPU; no Ray needed).
