@@ -211,6 +211,23 @@ def test_every_plot_draws_in_chromium_with_no_console_errors(random_sweep, tmp_p
 
 
 @needs_chromium
+def test_clicking_a_column_header_sorts_the_trial_table(tmp_path):
+    sweep = synthetic_sweep(tmp_path / "s", trials=15, reports=9)
+    page = write_report(sweep)
+    clicked = page.with_name("clicked.html")  # the real page, plus a click on "reports" once it has loaded
+    clicked.write_text(page.read_text().replace(
+        "</body>", "<script>addEventListener('load',()=>{const h=document.querySelectorAll('#trials th')[2];"
+                   "h.click();})</script></body>"))
+    result = load_in_chromium(clicked)
+    assert result["errors"] == []
+    table = result["dom"][result["dom"].index('id="trials"'):]
+    reports = [int(n) for n in re.findall(r'<tr class="\w+"><td>[0-9a-f]+</td><td>[^<]*</td><td data-v="(\d+)\.0"', table)]
+    assert len(reports) == 15
+    original = load_sweep_data(sweep).trials["iterations"].tolist()  # best first: 9, 9, ..., 3, 2, 1
+    assert reports == sorted(reports) and reports != original
+
+
+@needs_chromium
 def test_the_no_success_page_loads_cleanly_in_chromium(tmp_path):
     sweep = synthetic_sweep(tmp_path / "s", trials=2, reports=3, errored=2, incomplete=0)
     for path in (sweep / "trials").glob("*.jsonl"):
