@@ -150,6 +150,17 @@ def test_no_successful_trial_gives_a_clear_page(tmp_path):
     assert page.count("CUDA out of memory") == 3
 
 
+def test_two_trials_and_a_sweep_without_metric_get_pages_that_say_what_is_missing(tmp_path):
+    two = write_report(synthetic_sweep(tmp_path / "two", trials=2, reports=4, errored=0, incomplete=0)).read_text()
+    assert len(plot_divs(two)) == 4 and "importance and correlation need at least 3 trials" in two
+    sweep = synthetic_sweep(tmp_path / "none", trials=3, reports=4)
+    info = json.loads((sweep / "sweeprunner.json").read_text())
+    del info["config"]["metric"]
+    (sweep / "sweeprunner.json").write_text(json.dumps({**info, "metric": None, "mode": None}))
+    page = write_report(sweep).read_text()
+    assert "No successful trial: the sweep has no metric" in page and plot_divs(page) == []
+
+
 def test_an_interrupted_sweep_shows_incomplete_trials(tmp_path):
     sweep = synthetic_sweep(tmp_path / "s", trials=12, reports=9, errored=1, incomplete=3)
     page = write_report(sweep).read_text()

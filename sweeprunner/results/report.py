@@ -181,8 +181,7 @@ def learning_curves(data: SweepData, running: bool) -> Any:
                           annotation_position="top")
     fig.update_xaxes(title=f"reports of {data.metric}")
     fig.update_yaxes(title=str(data.metric))
-    title = "Learning curves" + (f" (hyperband bands dotted; {data.early_terminate} stops marked x)"
-                                 if data.early_terminate else "")
+    title = "Learning curves" + (" (hyperband bands dotted)" if data.bands else "")
     return _layout(fig, title, height=460)
 
 

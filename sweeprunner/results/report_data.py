@@ -204,7 +204,8 @@ def importance(data: SweepData) -> tuple[dict[str, float], dict[str, float | Non
     scored = data.scored
     params = [p for p in data.params if param_values(data, p).nunique() > 1]
     if len(scored) < 3 or not params:
-        return {}, {}, "needs at least 3 trials that reported the metric and a parameter that varies among them"
+        return {}, {}, ("importance and correlation need at least 3 trials that reported the metric and a parameter "
+                        "that varies among them")
     metric = scored["best_metric"].astype(float)
     correlation: dict[str, float | None] = {}
     for p in params:
