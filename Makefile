@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ORACLE := .venv-wandb
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install oracle test test-slow lint smoke smoke-image smoke-nlp cluster-smoke bench bench-gpu clean
+.PHONY: install browser oracle test test-slow lint smoke smoke-image smoke-nlp cluster-smoke bench bench-gpu clean
 
 install: ## Create .venv with sweeprunner, its pinned dependencies and the dev tools; plus the W&B oracle venv.
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,9 @@ install: ## Create .venv with sweeprunner, its pinned dependencies and the dev t
 	$(BIN)/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(MAKE) oracle
+
+browser: ## Headless Chromium for the report's browser test (Debian's package; needs root or sudo).
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 oracle: $(ORACLE)/bin/python ## W&B's own sweep engine (PyPI sweeps==0.3.0, needs numpy<2) in its own venv.
 
@@ -47,6 +50,7 @@ bench: oracle ## Benchmarks -> docs/benchmarks.md (about 45-60 min on 2 idle cor
 	$(BIN)/python bench/early_termination.py
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/suggest_latency.py
+	$(BIN)/python bench/report_size.py
 	$(BIN)/python bench/report.py
 
 bench-gpu: ## GPU packing (needs an NVIDIA GPU; no Ray needed).

@@ -1,4 +1,4 @@
-"""``python -m sweeprunner``: validate, plan, sample, run, resume and results.
+"""``python -m sweeprunner``: validate, plan, sample, run, resume, results and report.
 
 Exit codes: 0 success; 1 some trials errored; 2 bad config or arguments; 130 interrupted.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from sweeprunner.errors import SweepConfigError
 
-COMMANDS = ("validate", "plan", "sample", "run", "resume", "results")
+COMMANDS = ("validate", "plan", "sample", "run", "resume", "results", "report")
 EXIT_OK, EXIT_TRIALS_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("results", help="Print and export the results of a finished or interrupted sweep.")
     p.add_argument("directory")
     p.add_argument("--top", type=int, default=10, help="rows in the summary table")
+    p = sub.add_parser("report", help="Write DIR/report.html: one self-contained page with the sweep's plots and table.")
+    p.add_argument("directory")
     return parser
 
 
@@ -128,6 +130,20 @@ def _cmd_results(args: argparse.Namespace) -> int:
     return print_results(args.directory, top=args.top)
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sweeprunner.results.records import trial_ids
+    from sweeprunner.results.report import write_report
+    from sweeprunner.results.tables import LAUNCH_FILE
+
+    directory = Path(args.directory)
+    if not (directory / LAUNCH_FILE).is_file() and not trial_ids(directory):
+        raise SweepConfigError.single(("directory",), f"{directory} is not a sweeprunner sweep directory (no {LAUNCH_FILE})")
+    print(write_report(directory))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
@@ -135,7 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = {"validate": _cmd_validate, "plan": _cmd_plan, "sample": _cmd_sample, "run": _cmd_run,
-               "resume": _cmd_resume, "results": _cmd_results}[args.command]
+               "resume": _cmd_resume, "results": _cmd_results,
+               "report": _cmd_report}[args.command]
     try:
         return handler(args)
     except SweepConfigError as exc:

@@ -34,6 +34,7 @@ SUPERSEDED_DIR = "superseded"
 EVENTS_FILE = "trial_events.jsonl"
 HYPERBAND_REBUILT_FILE = "hyperband_rebuilt.json"
 RESULTS_CSV, RESULTS_PARQUET, HISTORIES_CSV, BEST_YAML = "results.csv", "results.parquet", "histories.csv", "best.yaml"
+REPORT_HTML = "report.html"  # results/report.py
 RESULT_FILES = (RESULTS_CSV, RESULTS_PARQUET, HISTORIES_CSV, BEST_YAML)
 FINAL_EVENTS = ("finished", "stopped")
 _CONFIG, _INFO, _HISTORY = ".config.json", ".info.json", ".jsonl"

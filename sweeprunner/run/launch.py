@@ -23,6 +23,7 @@ from sweeprunner.results.records import (
     BEST_YAML,
     HISTORIES_CSV,
     LAUNCH_FILE,
+    REPORT_HTML,
     RESULTS_CSV,
     RESULTS_PARQUET,
     finished_ids,
@@ -245,6 +246,7 @@ def _prepare(spec: SweepSpec, records_dir: str, quiet: bool, *, function: Callab
 
     from sweeprunner.run.callbacks import driver_callbacks
     from sweeprunner.run.output import SilentTrialLines, hide_ray_lines
+    from sweeprunner.run.report_refresh import ReportRefresher
 
     trial_fn = make_trial_function(spec, os.getcwd(), records_dir, function=function)  # a bad trainable is a config error
     extra = wandb_callbacks(spec)  # so is log_to_wandb without the wandb package
@@ -256,7 +258,7 @@ def _prepare(spec: SweepSpec, records_dir: str, quiet: bool, *, function: Callab
                                           metric=metric.name if metric else None, mode=metric.mode if metric else None)
     hide_ray_lines()
     return _Prepared(compiled, tune.with_resources(trial_fn, compiled.placement_group()), progress,
-                     [recorder, progress, SilentTrialLines(), *extra])
+                     [recorder, progress, ReportRefresher(records_dir), SilentTrialLines(), *extra])
 
 
 def _finish(records_dir: str, total: int, stopper: Any, *, earlier: frozenset[str] = frozenset(),
@@ -266,7 +268,10 @@ def _finish(records_dir: str, total: int, stopper: Any, *, earlier: frozenset[st
     ``earlier``: trials of earlier agent calls on the same sweep (the exit code is about this
     call's); ``resume``: how to continue, when not ``python -m sweeprunner resume DIR``.
     """
+    from sweeprunner.run.report_refresh import safe_write_report
+
     trials = write_results(records_dir)
+    report = safe_write_report(records_dir)
     print(summary_table(trials), flush=True)
     metric = trials.attrs.get("metric")
     if metric and not trials.empty and trials["best_metric"].isna().all() and (trials["status"] != "errored").any():
@@ -274,6 +279,8 @@ def _finish(records_dir: str, total: int, stopper: Any, *, earlier: frozenset[st
               "reports (see histories.csv for the reported keys)")
     files = [RESULTS_CSV, RESULTS_PARQUET, HISTORIES_CSV] + [BEST_YAML] * (Path(records_dir) / BEST_YAML).is_file()
     print(f"\nresults: {records_dir}  ({', '.join(files)})")
+    if report:
+        print(f"report: {report}")
     resume = resume or f"python -m sweeprunner resume {records_dir}"
     if earlier and not trials.empty:
         trials = trials[~trials["trial_id"].isin(earlier)]
@@ -322,6 +329,8 @@ def _fit(prepared: _Prepared, *, experiment_path: str, records_dir: str, options
     tuner: Tuner
     if restore and not _restorable(compiled, experiment_path, records_dir):
         restore = False  # start Ray afresh in the same directory; the records say what is done
+    if not options.quiet:
+        print(f"report: {Path(records_dir) / REPORT_HTML} (rewritten about every 30 s while the sweep runs)", flush=True)
     if restore:
         known = None if is_uri(experiment_path) else saved_trial_ids(experiment_path)
         if known is not None:
