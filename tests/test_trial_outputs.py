@@ -61,4 +61,4 @@ def test_storage_the_trial_cannot_write_directly_gets_the_outputs_through_ray(tm
     from sweeprunner.run.launch import _run_config
 
     spec = parse_sweep({"method": "grid", "parameters": {"x": {"value": 1}}, "sweeprunner": {"trainable": "toy"}})
-    assert _run_config(spec, compile_sweep(spec), str(tmp_path / "s"), []).sync_config.sync_artifacts is True
+    assert _run_config(compile_sweep(spec), str(tmp_path / "s"), []).sync_config.sync_artifacts is True
