@@ -6,6 +6,7 @@ Exit codes: 0 success; 1 some trials errored; 2 bad config or arguments; 130 int
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from collections.abc import Sequence
@@ -69,14 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from sweeprunner.compile.compiler import trial_count
+    from sweeprunner.compile.compiler import planned_points
     from sweeprunner.config.parse import load_sweep
 
     spec = load_sweep(args.config)
     for warning in spec.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if spec.method != "grid":
-        trial_count(spec)
+    if spec.method == "grid":
+        planned_points(spec)  # a grid too big to run is refused here, not when it runs
     print(f"{args.config}: ok ({spec.method}, {sum(1 for _ in spec.parameters.leaves())} parameters)")
     return EXIT_OK
 
@@ -94,15 +95,15 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from sweeprunner.compile.sampling import grid_configs, random_configs
+    from sweeprunner.compile.sampling import GridPlan, RandomPlan
     from sweeprunner.config.parse import load_sweep
 
     if args.n < 1:
         raise SweepConfigError.single(("-n",), f"must be >= 1, got {args.n}")
     spec = load_sweep(args.config)
     seed = args.seed if args.seed is not None else spec.runner.seed
-    configs = grid_configs(spec)[: args.n] if spec.method == "grid" else random_configs(spec, args.n, seed)
-    for config in configs:
+    plan = GridPlan(spec) if spec.method == "grid" else RandomPlan(spec, args.n, seed)
+    for config in itertools.islice(plan, args.n):
         print(json.dumps(config, default=str))
     return EXIT_OK
 

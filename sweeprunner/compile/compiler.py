@@ -16,13 +16,14 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from sweeprunner.compile.sampling import grid_configs, random_configs
+from sweeprunner.compile.sampling import GridPlan, RandomPlan, grid_size
 from sweeprunner.config.distributions import Constant, Distribution
 from sweeprunner.config.spec import LeafPath, SweepSpec
-from sweeprunner.errors import SweepConfigError
 
 #: Default cap on concurrently running bayes trials (each suggestion should see earlier results).
 DEFAULT_BAYES_CONCURRENCY = 4
+#: Ray's ``num_samples`` for a sweep without a budget: run until the searcher or the user stops it.
+UNTIL_STOPPED = -1
 #: ``max_t`` for ASHA when the sweep gives no max_iter: large enough never to cut a trial short.
 UNBOUNDED_REPORTS = 10**6
 
@@ -50,8 +51,9 @@ class CompiledSweep:
     """Everything ``Tuner`` needs, built from one spec."""
 
     spec: SweepSpec
-    num_samples: int
-    points: tuple[dict[str, Any], ...] | None
+    trials: int | None  # None: until stopped (no run_cap or count, as W&B's agent)
+    num_samples: int  # Ray's num_samples: ``trials``, or -1 (Ray's "until the searcher is done")
+    points: GridPlan | RandomPlan | None  # grid/random configs, computed lazily
     search_alg: Any
     scheduler: Any
     stopper: Any
@@ -79,13 +81,18 @@ class CompiledSweep:
         return PlacementGroupFactory([self.resources])
 
 
-def trial_count(spec: SweepSpec, grid_size: int | None = None) -> int:
-    """How many trials run; random/bayes without run_cap or count is a config error."""
-    if spec.method != "grid" and not (spec.run_cap or spec.runner.count):
-        raise SweepConfigError.single(
-            ("run_cap",), f"{spec.method} search needs a trial budget: set run_cap, sweeprunner.count, "
-                          "or pass --count N", source=spec.source)
-    return spec.trial_count(grid_size)
+def trial_count(spec: SweepSpec) -> int | None:
+    """How many trials the sweep runs; None means until stopped.
+
+    grid: its size capped by ``run_cap`` (computed, not enumerated). random/bayes: the smaller
+    of ``run_cap`` and ``sweeprunner.count`` (``--count``); with neither, None: W&B's agent
+    runs such a sweep until it is stopped, and so does sweeprunner.
+    """
+    if spec.method == "grid":
+        size = grid_size(spec)
+        return min(size, spec.run_cap) if spec.run_cap else size
+    limits = [n for n in (spec.run_cap, spec.runner.count) if n]
+    return min(limits) if limits else None
 
 
 def trial_resources(spec: SweepSpec) -> dict[str, float]:
@@ -116,13 +123,13 @@ def bayes_sampler(spec: SweepSpec, num_samples: int) -> str:
     return choice
 
 
-def build_search_alg(spec: SweepSpec, points: list[dict[str, Any]] | None, num_samples: int,
+def build_search_alg(spec: SweepSpec, points: GridPlan | RandomPlan | None, num_samples: int,
                      records_dir: str | None = None) -> Any:
     """grid/random replay their planned points; bayes asks Optuna."""
     if spec.method in ("grid", "random"):
         from sweeprunner.compile.searchers import PlannedSearcher
 
-        return PlannedSearcher(points or [], records_dir=records_dir)
+        return PlannedSearcher(points if points is not None else [], records_dir=records_dir)
     import optuna
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch
@@ -139,7 +146,7 @@ def build_search_alg(spec: SweepSpec, points: list[dict[str, Any]] | None, num_s
     searcher = OptunaSearch(space=DefineByRunSpace(list(spec.parameters.leaves())), metric=spec.metric.name,
                             mode=spec.metric.mode, sampler=samplers[bayes_sampler(spec, num_samples)]())
     limit = spec.runner.max_concurrent_trials or DEFAULT_BAYES_CONCURRENCY
-    return ConcurrencyLimiter(searcher, max_concurrent=min(limit, num_samples))
+    return ConcurrencyLimiter(searcher, max_concurrent=limit if num_samples == UNTIL_STOPPED else min(limit, num_samples))
 
 
 def build_scheduler(spec: SweepSpec, experiment_dir: str | None = None) -> Any:
@@ -169,28 +176,25 @@ def build_stopper(spec: SweepSpec) -> Any:
     return TargetStopper(spec.metric.name, spec.metric.target, spec.metric.mode)
 
 
-def planned_points(spec: SweepSpec, num_samples: int | None = None) -> list[dict[str, Any]] | None:
-    """The configs grid/random will run, in order (None for bayes)."""
+def planned_points(spec: SweepSpec, trials: int | None = None) -> GridPlan | RandomPlan | None:
+    """The configs grid/random will run, in order, as a lazy plan (None for bayes)."""
     if spec.method == "grid":
-        points = grid_configs(spec)
-        return points[: spec.run_cap] if spec.run_cap else points
+        return GridPlan(spec)
     if spec.method == "random":
-        return random_configs(spec, num_samples if num_samples is not None else trial_count(spec), spec.runner.seed)
+        return RandomPlan(spec, trials if trials is not None else trial_count(spec), spec.runner.seed)
     return None
 
 
 def compile_sweep(spec: SweepSpec, *, experiment_dir: str | None = None) -> CompiledSweep:
-    """Build the Ray Tune objects for ``spec``; raises :class:`SweepConfigError` for a missing budget."""
-    if spec.method == "grid":
-        points = planned_points(spec)
-        num_samples = len(points)
-    else:
-        num_samples = trial_count(spec)
-        points = planned_points(spec, num_samples)
+    """Build the Ray Tune objects for ``spec``; raises :class:`SweepConfigError` for a grid too big to run."""
+    points = planned_points(spec)
+    trials = len(points) if isinstance(points, GridPlan) else trial_count(spec)
+    num_samples = UNTIL_STOPPED if trials is None else trials
     return CompiledSweep(
         spec=spec,
+        trials=trials,
         num_samples=num_samples,
-        points=tuple(points) if points is not None else None,
+        points=points,
         search_alg=build_search_alg(spec, points, num_samples, experiment_dir),
         scheduler=build_scheduler(spec, experiment_dir),
         stopper=build_stopper(spec),

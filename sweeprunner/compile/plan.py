@@ -6,6 +6,7 @@ from typing import Any
 
 from sweeprunner.compile.compiler import (
     DEFAULT_BAYES_CONCURRENCY,
+    UNTIL_STOPPED,
     bayes_sampler,
     planned_points,
     trial_count,
@@ -23,13 +24,14 @@ def _budget_source(spec: SweepSpec) -> str:
     if spec.method == "grid":
         return "the grid" + (f", capped by run_cap {spec.run_cap}" if spec.run_cap else "")
     names = [name for name, value in (("run_cap", spec.run_cap), ("count", spec.runner.count)) if value]
-    return " and ".join(names)
+    return " and ".join(names) or "no run_cap or count: runs until stopped (Ctrl-C; resumable), as W&B's agent"
 
 
-def _search(spec: SweepSpec, trials: int) -> dict[str, Any]:
+def _search(spec: SweepSpec, trials: int | None) -> dict[str, Any]:
     if spec.method == "bayes":
-        limit = min(spec.runner.max_concurrent_trials or DEFAULT_BAYES_CONCURRENCY, trials)
-        sampler = bayes_sampler(spec, trials)
+        limit = spec.runner.max_concurrent_trials or DEFAULT_BAYES_CONCURRENCY
+        limit = limit if trials is None else min(limit, trials)
+        sampler = bayes_sampler(spec, UNTIL_STOPPED if trials is None else trials)
         auto = " (auto)" if spec.runner.bayes_sampler == "auto" else ""
         return {"searcher": f"OptunaSearch with {SAMPLERS[sampler]}{auto}", "sampler": sampler, "seed": spec.runner.seed,
                 "max_concurrent": limit}
@@ -55,7 +57,7 @@ def _scheduler(spec: SweepSpec) -> dict[str, Any] | None:
 
 def describe_plan(spec: SweepSpec) -> dict[str, Any]:
     """Everything a user needs to check before running, as plain data."""
-    points = planned_points(spec) if spec.method == "grid" else None
+    points = planned_points(spec) if spec.method == "grid" else None  # refuses a grid too big to run
     trials = len(points) if points is not None else trial_count(spec)
     res = spec.runner.resources
     params = []
@@ -89,7 +91,8 @@ def render_plan(plan: dict[str, Any]) -> str:
              f"metric      {metric['name']} ({metric['goal']})" + (
                  f", sweep stops at target {metric['target']:g}" if metric and metric["target"] is not None else "")
              if metric else "metric      none (results are listed, no best trial)",
-             f"trials      {plan['trials']} (from {plan['trial_budget_from']})",
+             f"trials      {plan['trials']} (from {plan['trial_budget_from']})" if plan["trials"] is not None
+             else f"trials      until stopped ({plan['trial_budget_from']})",
              f"trainable   {plan['trainable'] or 'not set: add sweeprunner.trainable, program or command before run'}",
              "parameters"]
     width = max(len(p["name"]) for p in plan["parameters"])

@@ -8,6 +8,7 @@ messages and plans; parsing them is ``parse.py``'s job.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -83,12 +84,19 @@ class Categorical:
         n = len(self.values)
         return self.values[min(int(u * n), n - 1)]
 
-    def grid_values(self) -> list[Any]:
+    @functools.cached_property
+    def grid_values(self) -> tuple[Any, ...]:
         """Distinct values in first-seen order; a duplicate keeps the last one written (as W&B)."""
         by_key: dict[str, Any] = {}
         for value in self.values:
             by_key[_grid_key(value)] = value
-        return list(by_key.values())
+        return tuple(by_key.values())
+
+    def grid_size(self) -> int:
+        return len(self.grid_values)
+
+    def grid_value(self, i: int) -> Any:
+        return self.grid_values[i]
 
     def suggest(self, trial: OptunaTrial, name: str) -> Any:
         return self.values[trial.suggest_categorical(name, list(range(len(self.values))))]
@@ -129,8 +137,12 @@ class IntUniform:
         span = self.high - self.low + 1
         return self.low + min(int(u * span), span - 1)
 
-    def grid_values(self) -> list[int]:
-        return list(range(self.low, self.high + 1))
+    def grid_size(self) -> int:
+        """``len(range(low, high + 1))``, as W&B's grid, computed without building it."""
+        return self.high - self.low + 1
+
+    def grid_value(self, i: int) -> int:
+        return self.low + i
 
     def suggest(self, trial: OptunaTrial, name: str) -> int:
         return trial.suggest_int(name, self.low, self.high)
@@ -152,11 +164,31 @@ class Uniform:
     def ppf(self, u: float) -> int | float:
         return _maybe_quantize(self.low + u * (self.high - self.low), self.q)
 
-    def grid_values(self) -> list[int | float]:
-        """``arange(low, high, q)``: ``high`` excluded and no rounding, exactly as W&B's grid."""
+    def grid_size(self) -> int:
+        """``len(np.arange(low, high, q))`` (W&B's grid: ``high`` excluded), computed without building it.
+
+        numpy's own rule: ``ceil((high - low) / q)``, at least 1 when the quotient underflows to 0.
+        """
         if self.q is None:
             raise TypeError("a continuous uniform has no grid values")
-        return [v.item() for v in np.arange(self.low, self.high, self.q)]
+        ratio = (self.high - self.low) / self.q
+        if not math.isfinite(ratio):
+            return 10**309  # (high - low) overflows a float: more points than any float count
+        return 1 if ratio == 0 and self.high != self.low else max(math.ceil(ratio), 0)
+
+    def grid_value(self, i: int) -> int | float:
+        """Item ``i`` of ``np.arange(low, high, q)`` exactly as numpy fills it, without building it.
+
+        numpy stores ``low`` and ``low + q``, then fills item ``i`` with ``low + i * delta`` where
+        ``delta`` is the difference of the first two (ints stay ints when all three are ints).
+        """
+        assert self.q is not None
+        if all(isinstance(x, int) for x in (self.low, self.high, self.q)):
+            return self.low + i * self.q
+        first, second = float(self.low), float(self.low + self.q)
+        if i < 2:
+            return (first, second)[i]
+        return first + float(i) * (second - first)
 
     def suggest(self, trial: OptunaTrial, name: str) -> int | float:
         return _maybe_quantize(trial.suggest_float(name, self.low, self.high), self.q)
