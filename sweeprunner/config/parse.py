@@ -22,7 +22,7 @@ from sweeprunner.config.spec import (
     RunnerSettings,
     SweepSpec,
 )
-from sweeprunner.config.yamlio import load_yaml_file
+from sweeprunner.config.yamlio import check_document, load_yaml_file
 from sweeprunner.errors import Issue, KeyPath, SweepConfigError, did_you_mean
 
 METHODS = ("grid", "random", "bayes")
@@ -141,6 +141,7 @@ def load_sweep(path: str | os.PathLike[str], *, overrides: Mapping[str, Any] | N
 def parse_sweep(raw: Any, *, source: str | None = None, overrides: Mapping[str, Any] | None = None) -> SweepSpec:
     """Validate a raw sweep mapping; raise one :class:`SweepConfigError` listing every problem."""
     c = _Collector()
+    check_document(raw, source=source)  # a dict from Python gets the YAML document's limits too
     if not isinstance(raw, Mapping):
         raise SweepConfigError([Issue((), f"a sweep config must be a mapping of keys, got {type(raw).__name__}")], source=source)
     raw = dict(raw)
@@ -222,7 +223,9 @@ def _parse_metric(raw: Any, c: _Collector) -> Metric | None:
 
 def _parse_command(raw: Any, c: _Collector) -> tuple[str, ...] | None:
     if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
-        c.add(("command",), f"must be a list of strings (an argument list, as W&B's agent takes), got {raw!r}")
+        hint = (" (an unquoted {...} is a YAML mapping: quote macros, e.g. - \"${env}\")"
+                if isinstance(raw, list) and any(isinstance(x, Mapping) for x in raw) else "")
+        c.add(("command",), f"must be a list of strings (an argument list, as W&B's agent takes), got {raw!r}{hint}")
         return None
     return tuple(raw)
 

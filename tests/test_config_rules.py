@@ -1,0 +1,106 @@
+"""Config rules: hostile YAML (issue 11 item 11), name collisions (item 5), W&B's rules and what
+``validate`` checks before ``run`` (issue 12 §5, §6)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sweeprunner.config.parse import load_sweep, parse_sweep
+from sweeprunner.config.yamlio import MAX_DEPTH
+from sweeprunner.errors import SweepConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+ALIAS_BOMB = """method: grid
+run_cap: 3
+parameters:
+  x:
+    values:
+      - &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+      - &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+      - &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+      - &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
+      - &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]
+      - &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]
+      - &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]
+      - &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]
+      - &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]
+"""
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sweeprunner", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=120)
+
+
+def deep_parameters(levels: int) -> str:
+    text, indent = "method: random\nrun_cap: 2\nparameters:\n", "  "
+    for i in range(levels):
+        text += f"{indent}p{i}:\n{indent}  parameters:\n"
+        indent += "    "
+    return text + f"{indent}x: {{values: [1]}}\n"
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "sample"])
+def test_alias_bomb_exits_2_at_once(sweep_yaml, command):
+    path = sweep_yaml(ALIAS_BOMB)
+    start = time.perf_counter()
+    done = cli(command, str(path))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "holds more than 1,000,000 values once its YAML aliases (*name) are expanded" in done.stderr
+    assert time.perf_counter() - start < 30  # was minutes at 3-4 GB
+
+
+@pytest.mark.parametrize("text", [
+    deep_parameters(250),
+    "method: grid\nparameters:\n  x:\n    values: [" + "[" * 300 + "1" + "]" * 300 + "]\n",
+])
+def test_deep_nesting_exits_2_not_recursion_error(sweep_yaml, text):
+    done = cli("validate", str(sweep_yaml(text)))
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "RecursionError" not in done.stderr
+    assert f"nested deeper than {MAX_DEPTH} levels" in done.stderr
+
+
+def test_self_referencing_alias_and_python_dicts_are_bounded_too(sweep_yaml):
+    with pytest.raises(SweepConfigError, match="contains itself"):
+        load_sweep(sweep_yaml("method: grid\nparameters:\n  x:\n    values: &a [1, *a]\n"))
+    shared = [[1] * 10]
+    for _ in range(7):
+        shared = [shared] * 10  # small in memory, 10^8 values when walked
+    with pytest.raises(SweepConfigError, match="more than 1,000,000 values"):
+        parse_sweep({"method": "grid", "parameters": {"x": {"values": shared}}})
+    deep: dict = {"values": [1]}
+    for i in range(200):
+        deep = {"parameters": {f"p{i}": deep}}
+    with pytest.raises(SweepConfigError, match="nested deeper than"):
+        parse_sweep({"method": "random", "run_cap": 1, "parameters": deep["parameters"]})
+
+
+def test_reasonable_nesting_and_aliases_still_load(sweep_yaml):
+    spec = load_sweep(sweep_yaml(deep_parameters(20)))
+    assert len(list(spec.parameters.leaves())) == 1
+    shared = load_sweep(sweep_yaml("method: grid\nparameters:\n  a: {values: &v [1, 2]}\n  b: {values: *v}\n"))
+    assert [dist.grid_size() for _, dist in shared.parameters.leaves()] == [2, 2]
+
+
+def test_unquoted_macros_get_a_quoting_hint(sweep_yaml):
+    flow = sweep_yaml("method: random\nparameters: {x: {values: [1]}}\ncommand: [${env}, ${interpreter}, ${args}]\n")
+    done = cli("validate", str(flow))
+    assert done.returncode == 2 and "invalid YAML at line 3" in done.stderr
+    assert 'quote such values' in done.stderr and '"${env}"' in done.stderr
+    block = sweep_yaml("method: random\nparameters: {x: {values: [1]}}\ncommand:\n  - ${env}\n  - {interpreter}\n")
+    with pytest.raises(SweepConfigError, match="an unquoted {...} is a YAML mapping: quote macros"):
+        load_sweep(block)
+
+
+def test_docs_command_example_is_valid_yaml():
+    text = (REPO / "docs" / "trainable-api.md").read_text()
+    line = next(x for x in text.splitlines() if x.startswith("command: [") and "${env}" in x)
+    spec = parse_sweep({"method": "random", "parameters": {"x": {"values": [1]}}, "program": "t.py",
+                        **__import__("yaml").safe_load(line)})
+    assert spec.command == ("${env}", "${interpreter}", "${program}", "${args}")
