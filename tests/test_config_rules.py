@@ -104,3 +104,13 @@ def test_docs_command_example_is_valid_yaml():
     spec = parse_sweep({"method": "random", "parameters": {"x": {"values": [1]}}, "program": "t.py",
                         **__import__("yaml").safe_load(line)})
     assert spec.command == ("${env}", "${interpreter}", "${program}", "${args}")
+
+
+def test_nested_and_dotted_names_that_collide_are_refused_naming_both(sweep_yaml):
+    path = sweep_yaml("method: grid\nparameters:\n  a:\n    parameters:\n      b: {values: [1, 2]}\n"
+                      "  a.b: {values: [3]}\n  c.d: {value: 1}\n  c: {parameters: {e: {value: 2}}}\n")
+    done = cli("validate", str(path))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert (f"{path}: parameters[\"a.b\"]: collides with parameters.a.parameters.b: both are named 'a.b' in results"
+            in done.stderr)
+    assert "c.d" not in done.stderr  # c.d and c.e do not collide

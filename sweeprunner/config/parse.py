@@ -23,7 +23,7 @@ from sweeprunner.config.spec import (
     SweepSpec,
 )
 from sweeprunner.config.yamlio import check_document, load_yaml_file
-from sweeprunner.errors import Issue, KeyPath, SweepConfigError, did_you_mean
+from sweeprunner.errors import Issue, KeyPath, SweepConfigError, did_you_mean, format_path
 
 METHODS = ("grid", "random", "bayes")
 TOP_LEVEL_KEYS = (
@@ -184,6 +184,8 @@ def parse_sweep(raw: Any, *, source: str | None = None, overrides: Mapping[str, 
         c.warnings.append("method: bayes learns from metric.name, and this sweep has no metric: "
                           "it draws configs as random search does (add a metric to enable bayes)")
         method = "random"
+    if params is not None:
+        _check_name_collisions(params, c)
     if method in METHODS and params is not None:
         _check_method(method, params, metric, c)
     if early is not None and early.type != "none" and metric is None and "metric" not in raw:
@@ -518,6 +520,19 @@ def _check_method(method: str, params: ParamGroup, metric: Metric | None, c: _Co
     if method == "bayes":
         if not any(not isinstance(dist, d.Constant) for _, dist in leaves):
             c.add(("parameters",), "bayes needs at least one parameter that is not a constant")
+
+
+def _check_name_collisions(params: ParamGroup, c: _Collector) -> None:
+    """A nested ``a: {parameters: {b}}`` and a dotted top-level ``a.b`` are both ``config.a.b`` in results."""
+    seen: dict[str, tuple[str, ...]] = {}
+    for leaf_path, _ in params.leaves():
+        name = ".".join(leaf_path)
+        written = ("parameters", *_param_path(leaf_path))
+        if name in seen:
+            c.add(written, f"collides with {format_path(seen[name])}: both are named {name!r} in results "
+                          "(config.<dotted.name> columns); rename one")
+        else:
+            seen[name] = written
 
 
 def _param_path(leaf_path: tuple[str, ...]) -> tuple[str, ...]:
