@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -72,12 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from sweeprunner.compile.compiler import planned_points
     from sweeprunner.config.parse import load_sweep
+    from sweeprunner.trial.preflight import runnable_problems
 
     spec = load_sweep(args.config)
     for warning in spec.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if spec.method == "grid":
         planned_points(spec)  # a grid too big to run is refused here, not when it runs
+    problems = runnable_problems(spec, os.getcwd())
+    if problems:
+        raise SweepConfigError(problems, source=spec.source)
     print(f"{args.config}: ok ({spec.method}, {sum(1 for _ in spec.parameters.leaves())} parameters)")
     return EXIT_OK
 

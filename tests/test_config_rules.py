@@ -114,3 +114,75 @@ def test_nested_and_dotted_names_that_collide_are_refused_naming_both(sweep_yaml
     assert (f"{path}: parameters[\"a.b\"]: collides with parameters.a.parameters.b: both are named 'a.b' in results"
             in done.stderr)
     assert "c.d" not in done.stderr  # c.d and c.e do not collide
+
+
+def test_wandb_refusals_run_cap_null_and_controller_type():
+    base = {"method": "random", "parameters": {"x": {"values": [1]}}}
+    with pytest.raises(SweepConfigError, match="run_cap: must be an integer >= 1, got null"):
+        parse_sweep({**base, "run_cap": None})
+    with pytest.raises(SweepConfigError, match="controller.type: must be one of 'cloud', 'local', got 'remote'"):
+        parse_sweep({**base, "controller": {"type": "remote"}})
+    for kind in ("cloud", "local"):
+        assert parse_sweep({**base, "controller": {"type": kind}}).method == "random"
+    assert parse_sweep(base).run_cap is None  # no budget is valid: runs until stopped
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A user's project folder: a trainable module, a package, a broken file and a script."""
+    (tmp_path / "mytrain.py").write_text("import os\n\ndef train(config):\n    pass\n")
+    (tmp_path / "bad.py").write_text("def broken(:\n")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("raise SystemExit('package code must not run at validate')\n")
+    (tmp_path / "pkg" / "mod.py").write_text("def fit():\n    pass\n")
+    (tmp_path / "train.py").write_text("print('hi')\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def validate_in(project: Path, text: str) -> subprocess.CompletedProcess:
+    (project / "s.yaml").write_text("method: random\nparameters: {x: {values: [1]}}\n" + text)
+    return subprocess.run([sys.executable, "-m", "sweeprunner", "validate", "s.yaml"], capture_output=True,
+                          text=True, cwd=project, timeout=120, env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+
+
+@pytest.mark.parametrize(("trainable", "message"), [
+    ("image_clasification", "sweeprunner.trainable: unknown trainable 'image_clasification' (did you mean "
+                            "'image_classification'?)"),
+    ("mytrain:trian", "sweeprunner.trainable: trainable 'mytrain:trian': mytrain.py defines no 'trian' (did you mean "
+                      "'train'?)"),
+    ("bad:broken", "has a SyntaxError at line 1"),
+    ("nosuch:train", "trainable 'nosuch:train': no module named 'nosuch'"),
+    ("nope.py:train", "no file"),
+])
+def test_validate_reports_an_unusable_trainable(project, trainable, message):
+    done = validate_in(project, f"sweeprunner: {{trainable: '{trainable}'}}\n")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert message in done.stderr
+
+
+@pytest.mark.parametrize("trainable", ["toy", "mytrain:train", "mytrain.py:train"])
+def test_validate_accepts_a_usable_trainable(project, trainable):
+    done = validate_in(project, f"sweeprunner: {{trainable: '{trainable}'}}\n")
+    assert done.returncode == 0, done.stderr
+
+
+def test_validate_finds_a_package_function_without_running_package_code(project):
+    from sweeprunner.config.parse import parse_sweep as parse
+    from sweeprunner.trial.preflight import runnable_problems
+
+    def problems(target):
+        spec = parse({"method": "random", "parameters": {"x": {"values": [1]}}, "sweeprunner": {"trainable": target}})
+        return [str(issue) for issue in runnable_problems(spec, project)]
+
+    assert problems("pkg.mod:fit") == []  # pkg/__init__.py raises SystemExit: it was not run
+    assert "defines no 'fitt' (did you mean 'fit'?)" in "".join(problems("pkg.mod:fitt"))
+
+
+def test_validate_reports_command_macros_and_missing_program_under_their_keys(project):
+    done = validate_in(project, 'program: missing.py\ncommand: ["${env}", "${interpreter}", "${program}", "${argz}"]\n')
+    assert done.returncode == 2
+    assert "s.yaml: command[3]: unknown macro '${argz}'" in done.stderr
+    assert "s.yaml: program: no file 'missing.py'" in done.stderr
+    assert "sweeprunner.trainable" not in done.stderr
+    assert validate_in(project, "program: train.py\n").returncode == 0

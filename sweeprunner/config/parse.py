@@ -173,10 +173,12 @@ def parse_sweep(raw: Any, *, source: str | None = None, overrides: Mapping[str, 
     early = _parse_early_terminate(raw["early_terminate"], c) if raw.get("early_terminate") is not None else None
 
     run_cap = c.integer(raw, "run_cap", (), minimum=1)
+    if "run_cap" in raw and raw["run_cap"] is None:
+        c.add(("run_cap",), "must be an integer >= 1, got null (as W&B); leave run_cap out to run until stopped")
     labels = {key: c.string(raw, key, ()) for key in LABEL_KEYS if key in raw}
     command = _parse_command(raw["command"], c) if "command" in raw else None
-    if "controller" in raw and not isinstance(raw["controller"], Mapping):
-        c.add(("controller",), f"must be a mapping like {{type: local}}, got {raw['controller']!r}")
+    if "controller" in raw:
+        _check_controller(raw["controller"], c)
 
     if not isinstance(method, str):
         method = None
@@ -202,6 +204,15 @@ def parse_sweep(raw: Any, *, source: str | None = None, overrides: Mapping[str, 
         program=labels.get("program"), command=command, project=labels.get("project"),
         entity=labels.get("entity"), warnings=tuple(c.warnings), source=source, raw=raw,
     )
+
+
+def _check_controller(raw: Any, c: _Collector) -> None:
+    """W&B's ``controller: {type: cloud | local}``; sweeprunner is its own controller, so either is accepted."""
+    if not isinstance(raw, Mapping):
+        c.add(("controller",), f"must be a mapping like {{type: local}}, got {raw!r}")
+        return
+    c.unknown_keys(raw, ("type",), ("controller",), "controller")
+    c.string(raw, "type", ("controller",), choices=("cloud", "local"))
 
 
 def _parse_metric(raw: Any, c: _Collector) -> Metric | None:
