@@ -140,13 +140,21 @@ def build_search_alg(spec: SweepSpec, points: GridPlan | RandomPlan | None, num_
         "gp": lambda: optuna.samplers.GPSampler(seed=seed),
         "random": lambda: optuna.samplers.RandomSampler(seed=seed),
     }
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # Ray times the define-by-run call, which includes the sampler's own model fit (GP: ~0.1-1 s).
-    warnings.filterwarnings("ignore", message="Define-by-run function passed in the `space` argument")
     searcher = OptunaSearch(space=DefineByRunSpace(list(spec.parameters.leaves())), metric=spec.metric.name,
                             mode=spec.metric.mode, sampler=samplers[bayes_sampler(spec, num_samples)]())
     limit = spec.runner.max_concurrent_trials or DEFAULT_BAYES_CONCURRENCY
     return ConcurrencyLimiter(searcher, max_concurrent=limit if num_samples == UNTIL_STOPPED else min(limit, num_samples))
+
+
+def quiet_search_libraries() -> None:
+    """Process-wide logging settings for a sweep's entry point (the CLI, the Python sweep API), never
+    a side effect of compiling: Optuna's per-trial INFO lines off, and Ray's warning that the
+    define-by-run call is slow silenced (Ray times it, and it includes the sampler's model fit,
+    GP: ~0.1-1 s)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", message="Define-by-run function passed in the `space` argument")
 
 
 def build_scheduler(spec: SweepSpec, experiment_dir: str | None = None) -> Any:

@@ -63,7 +63,6 @@ class Constant:
 
     value: Any
     wandb_name: str = "constant"
-    searchable = False
 
     def ppf(self, u: float) -> Any:
         return self.value
@@ -78,7 +77,6 @@ class Categorical:
 
     values: tuple[Any, ...]
     wandb_name: str = "categorical"
-    searchable = True
 
     def ppf(self, u: float) -> Any:
         n = len(self.values)
@@ -112,7 +110,6 @@ class WeightedCategorical(_SearchedThroughU):
     values: tuple[Any, ...]
     probabilities: tuple[float, ...]
     wandb_name: str = "categorical_w_probabilities"
-    searchable = True
 
     def ppf(self, u: float) -> Any:
         cumulative = np.cumsum(self.probabilities)
@@ -131,7 +128,6 @@ class IntUniform:
     low: int
     high: int
     wandb_name: str = "int_uniform"
-    searchable = True
 
     def ppf(self, u: float) -> int:
         span = self.high - self.low + 1
@@ -159,7 +155,6 @@ class Uniform:
     high: int | float
     q: int | float | None = None
     wandb_name: str = "uniform"
-    searchable = True
 
     def ppf(self, u: float) -> int | float:
         return _maybe_quantize(self.low + u * (self.high - self.low), self.q)
@@ -207,8 +202,6 @@ class LogUniform:
     wandb_name: str = "log_uniform_values"
     note: str | None = None  # how legacy exponent bounds were read, for the plan
 
-    searchable = True
-
     def ppf(self, u: float) -> int | float:
         log_low, log_high = math.log(self.low), math.log(self.high)
         return _maybe_quantize(math.exp(log_low + u * (log_high - log_low)), self.q)
@@ -223,36 +216,22 @@ class LogUniform:
 
 @dataclass(frozen=True)
 class Normal(_SearchedThroughU):
-    """A float from N(mu, sigma); with ``q``, rounded to a multiple of ``q``."""
+    """A float from N(mu, sigma), or with ``log`` its ``exp`` (log_normal: mu and sigma are in log
+    space); with ``q``, rounded to a multiple of ``q``."""
 
     mu: float = 0.0
     sigma: float = 1.0
     q: int | float | None = None
     wandb_name: str = "normal"
-    searchable = True
+    log: bool = False
 
     def ppf(self, u: float) -> int | float:
-        return _maybe_quantize(self.mu + self.sigma * float(special.ndtri(_clip_u(u))), self.q)
+        x = self.mu + self.sigma * float(special.ndtri(_clip_u(u)))
+        return _maybe_quantize(math.exp(x) if self.log else x, self.q)
 
     def describe(self) -> str:
-        return f"{self.wandb_name} mu={_fmt(self.mu)}, sigma={_fmt(self.sigma)}{_q_text(self.q)}"
-
-
-@dataclass(frozen=True)
-class LogNormal(_SearchedThroughU):
-    """``exp`` of a float from N(mu, sigma): mu and sigma are in log space."""
-
-    mu: float = 0.0
-    sigma: float = 1.0
-    q: int | float | None = None
-    wandb_name: str = "log_normal"
-    searchable = True
-
-    def ppf(self, u: float) -> int | float:
-        return _maybe_quantize(math.exp(self.mu + self.sigma * float(special.ndtri(_clip_u(u)))), self.q)
-
-    def describe(self) -> str:
-        return f"{self.wandb_name} mu={_fmt(self.mu)}, sigma={_fmt(self.sigma)} (log space){_q_text(self.q)}"
+        space = " (log space)" if self.log else ""
+        return f"{self.wandb_name} mu={_fmt(self.mu)}, sigma={_fmt(self.sigma)}{space}{_q_text(self.q)}"
 
 
 @dataclass(frozen=True)
@@ -263,7 +242,6 @@ class Beta(_SearchedThroughU):
     b: float = 1.0
     q: int | float | None = None
     wandb_name: str = "beta"
-    searchable = True
 
     def ppf(self, u: float) -> int | float:
         return _maybe_quantize(float(special.betaincinv(self.a, self.b, _clip_u(u))), self.q)
@@ -272,7 +250,8 @@ class Beta(_SearchedThroughU):
         return f"{self.wandb_name} a={_fmt(self.a)}, b={_fmt(self.b)}{_q_text(self.q)}"
 
 
-Distribution = Constant | Categorical | WeightedCategorical | IntUniform | Uniform | LogUniform | Normal | LogNormal | Beta
+Distribution = Constant | Categorical | WeightedCategorical | IntUniform | Uniform | LogUniform | Normal | Beta
+
 
 def is_grid_axis(dist: Distribution) -> bool:
     """True when a grid sweep can enumerate this parameter."""

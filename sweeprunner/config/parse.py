@@ -451,8 +451,7 @@ def _build_distribution(name: str, node: Mapping[str, Any], path: KeyPath, c: _C
         mu, sigma = c.number(node, "mu", path, default=0.0), c.number(node, "sigma", path, default=1.0)
         if sigma is not None and sigma < 0:
             c.add((*path, "sigma"), f"must be >= 0, got {sigma!r}")
-        cls = d.Normal if "log" not in name else d.LogNormal
-        return cls(mu, sigma, q, name) if mu is not None and sigma is not None else None
+        return d.Normal(mu, sigma, q, name, log="log" in name) if mu is not None and sigma is not None else None
     if name in ("beta", "q_beta"):
         a, b = c.number(node, "a", path, default=1.0), c.number(node, "b", path, default=1.0)
         for key, value in (("a", a), ("b", b)):

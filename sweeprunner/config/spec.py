@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sweeprunner.config.distributions import Constant, Distribution
+from sweeprunner.config.distributions import Distribution
 
 Method = Literal["grid", "random", "bayes"]
 Goal = Literal["minimize", "maximize"]
@@ -27,9 +27,6 @@ class ParamGroup:
                 yield from node.leaves((*prefix, name))
             else:
                 yield (*prefix, name), node
-
-    def searchable_leaves(self) -> list[tuple[LeafPath, Distribution]]:
-        return [(path, dist) for path, dist in self.leaves() if not isinstance(dist, Constant)]
 
 
 @dataclass(frozen=True)
@@ -110,11 +107,3 @@ class SweepSpec:
     warnings: tuple[str, ...] = ()
     source: str | None = None
     raw: Any = None  # the mapping it was parsed from (for best.yaml and plans)
-
-    def trial_count(self, grid_size: int | None = None) -> int:
-        """How many trials the sweep runs: the grid (capped by run_cap) or run_cap/count."""
-        if self.method == "grid":
-            assert grid_size is not None
-            return min(grid_size, self.run_cap) if self.run_cap else grid_size
-        limits = [n for n in (self.run_cap, self.runner.count) if n]
-        return min(limits)

@@ -76,19 +76,22 @@ def _module_source(module: str, workdir: Path) -> Path | str | None:
     if added:
         sys.path.insert(0, str(workdir))
     try:
-        found = importlib.util.find_spec(parts[0])  # a top-level name imports nothing to be found
-        for depth in range(1, len(parts)):
-            locations = found.submodule_search_locations if found is not None else None
-            if not locations:
-                return f"no module named {'.'.join(parts[:depth + 1])!r} ({'.'.join(parts[:depth])} is not a package)"
-            found = importlib.machinery.PathFinder.find_spec(".".join(parts[:depth + 1]), list(locations))
+        name = parts[0]
+        found = importlib.util.find_spec(name)  # a top-level name imports nothing to be found
+        for part in parts[1:]:
+            if found is None:
+                break
+            if not found.submodule_search_locations:
+                return f"no module named {name + '.' + part!r} ({name} is not a package)"
+            name = f"{name}.{part}"
+            found = importlib.machinery.PathFinder.find_spec(name, list(found.submodule_search_locations))
     except (ImportError, ValueError) as exc:
         return f"cannot import module {module!r}: {exc}"
     finally:
         if added:
             sys.path.remove(str(workdir))
     if found is None:
-        return f"no module named {module!r} (looked in {workdir} and the installed packages)"
+        return f"no module named {name!r} (looked in {workdir} and the installed packages)"
     origin = found.origin
     return Path(origin) if origin and origin.endswith(".py") else None
 
