@@ -88,13 +88,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from sweeprunner.compile.compiler import compile_sweep
+    from sweeprunner.compile.compiler import compile_sweep, quiet_search_libraries
     from sweeprunner.compile.plan import describe_plan, render_plan
     from sweeprunner.config.parse import load_sweep
 
     spec = load_sweep(args.config, overrides=_overrides(args))
-    plan = describe_plan(spec)
-    compile_sweep(spec)  # proves the Ray objects build
+    quiet_search_libraries()
+    plan = describe_plan(compile_sweep(spec))
     print(json.dumps(plan, indent=2, default=str) if args.json else render_plan(plan))
     return EXIT_OK
 

@@ -186,3 +186,8 @@ def test_validate_reports_command_macros_and_missing_program_under_their_keys(pr
     assert "s.yaml: program: no file 'missing.py'" in done.stderr
     assert "sweeprunner.trainable" not in done.stderr
     assert validate_in(project, "program: train.py\n").returncode == 0
+
+
+def test_metric_name_null_is_refused():
+    with pytest.raises(SweepConfigError, match="metric.name: required"):
+        parse_sweep({"method": "bayes", "metric": {"name": None}, "parameters": {"x": {"min": 0.0, "max": 1.0}}})

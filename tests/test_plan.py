@@ -22,3 +22,26 @@ def test_compiling_bayes_leaves_optuna_logging_and_warning_filters_alone():
     compile_sweep(parse_sweep(BAYES))
     assert optuna.logging.get_verbosity() == logging.INFO
     assert warnings.filters == filters
+
+
+def test_plan_reads_the_compiled_objects_not_its_own_table():
+    from sweeprunner.compile.plan import describe_plan
+
+    compiled = compile_sweep(parse_sweep({**BAYES, "sweeprunner": {"bayes_sampler": "tpe", "max_concurrent_trials": 3}}))
+    plan = describe_plan(compiled)
+    assert plan["search"]["searcher"] == "OptunaSearch with Optuna TPESampler"
+    assert plan["search"]["max_concurrent"] == compiled.search_alg.max_concurrent == 3
+    grid = describe_plan(compile_sweep(parse_sweep({"method": "grid", "parameters": {"x": {"values": [1, 2]}}})))
+    assert grid["search"]["searcher"] == "PlannedSearcher: W&B grid order (last name fastest)" and grid["trials"] == 2
+
+
+def test_plan_names_the_closest_ray_scheduler_to_wandb_hyperband():
+    from sweeprunner.compile.plan import describe_plan, render_plan
+
+    spec = parse_sweep({**BAYES, "early_terminate": {"type": "hyperband", "max_iter": 27, "s": 2}})
+    plan = describe_plan(compile_sweep(spec))
+    sched = plan["early_terminate"]
+    assert sched["scheduler"].startswith("WandbHyperbandScheduler") and sched["bands"] == [3, 9]
+    assert sched["closest_ray_scheduler"] == "AsyncHyperBandScheduler(grace_period=3, reduction_factor=3, brackets=1, max_t=27)"
+    assert any("max_t" in d for d in sched["differences"]) and any("pauses" in d for d in sched["differences"])
+    assert "closest Ray scheduler: AsyncHyperBandScheduler" in render_plan(plan)

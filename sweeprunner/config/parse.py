@@ -131,7 +131,7 @@ def _parse_metric(raw: Any, c: Collector) -> Metric | None:
         return None
     c.unknown_keys(raw, METRIC_KEYS, path, "metric")
     name = c.string(raw, "name", path)
-    if "name" not in raw:
+    if raw.get("name") is None:
         c.add((*path, "name"), "required: the logged metric to optimise, e.g. val/loss")
     goal = c.string(raw, "goal", path, choices=("minimize", "maximize"), default="minimize")
     impute = c.string(raw, "impute", path, choices=("worst", "best", "latest"), default="worst")
