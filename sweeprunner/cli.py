@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     with_config("validate", "Check a sweep config; print every problem with its key path.")
     p = with_config("plan", "Show what the sweep compiles to: parameters, searcher, scheduler, resources, trials.")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--tune", action="store_true", help="print the parameters as a Ray Tune param_space (Python)")
     p.add_argument("--count", type=int, help="trials for random/bayes when run_cap is absent")
     p = with_config("sample", "Print N parameter sets as the random method draws them (grid: the grid points).")
     p.add_argument("-n", type=int, default=10, help="how many (grid: the first N; default 10)")
@@ -93,6 +94,11 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from sweeprunner.config.parse import load_sweep
 
     spec = load_sweep(args.config, overrides=_overrides(args))
+    if args.tune:
+        from sweeprunner.compile.tunespace import tune_space_code
+
+        print(tune_space_code(spec), end="")
+        return EXIT_OK
     quiet_search_libraries()
     plan = describe_plan(compile_sweep(spec))
     print(json.dumps(plan, indent=2, default=str) if args.json else render_plan(plan))
