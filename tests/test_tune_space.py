@@ -93,3 +93,54 @@ def test_random_draws_from_the_emitted_space_match_wandb():
         theirs = [c["x"] for c in oracle.result(answer)]
         ours = draws(domain, N, seed=17 + i) if isinstance(domain, Domain) else [domain] * N
         _assert_same_distribution(f"tune space {name}", kind if isinstance(domain, Domain) else "constant", ours, theirs)
+
+
+def test_search_alg_optuna_drives_the_emitted_space_with_constants():
+    from ray.tune.search.optuna import OptunaSearch
+
+    from sweeprunner.compile.compiler import compile_sweep
+    from sweeprunner.compile.plan import describe_plan
+
+    raw = {"method": "bayes", "metric": {"name": "loss"}, "run_cap": 6, "sweeprunner": {"search_alg": "optuna"},
+           "parameters": {"lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1},
+                          "k": {"min": 1, "max": 3}, "opt": {"parameters": {"name": {"values": ["adam", "sgd"]},
+                                                                            "beta": {"value": 0.9}}}}}
+    compiled = compile_sweep(parse_sweep(raw))
+    assert isinstance(compiled.search_alg.searcher, OptunaSearch) and compiled.points is None
+    configs = [compiled.search_alg.suggest(f"t{i}") for i in range(4)]
+    for config in configs:
+        assert 1e-4 <= config["lr"] <= 1e-1 and config["k"] in (1, 2, 3)
+        assert config["opt"]["name"] in ("adam", "sgd") and config["opt"]["beta"] == 0.9
+    assert compiled.search_alg.suggest("t5") is None  # 4 in flight, as bayes
+    assert "OptunaSearch" in describe_plan(compiled)["search"]["searcher"]
+    assert compile_sweep(parse_sweep({k: v for k, v in raw.items() if k != "sweeprunner"})).search_alg.searcher \
+        is not None  # the default is unchanged
+
+
+def test_search_alg_refusals_are_config_errors():
+    from sweeprunner.compile.compiler import compile_sweep
+    from sweeprunner.errors import SweepConfigError
+
+    base = {"metric": {"name": "loss"}, "run_cap": 4, "sweeprunner": {"search_alg": "optuna"}}
+    with pytest.raises(SweepConfigError, match="sweeprunner.search_alg: applies to random and bayes"):
+        parse_sweep({**base, "method": "grid", "parameters": {"x": {"values": [1]}}})
+    with pytest.raises(SweepConfigError, match="must be one of 'default', 'optuna', 'hyperopt'"):
+        parse_sweep({**base, "method": "bayes", "sweeprunner": {"search_alg": "ax"}, "parameters": {"x": {"values": [1]}}})
+    unbounded = parse_sweep({**base, "method": "bayes", "parameters": {"w": {"distribution": "log_normal"}}})
+    with pytest.raises(SweepConfigError, match="parameters.w: has no bounds"):
+        compile_sweep(unbounded)
+
+
+def test_search_alg_hyperopt_drives_the_emitted_space():
+    pytest.importorskip("hyperopt")  # the optional extra: pip install 'sweeprunner[hyperopt]'
+    from ray.tune.search.hyperopt import HyperOptSearch
+
+    from sweeprunner.compile.compiler import compile_sweep
+
+    compiled = compile_sweep(parse_sweep({
+        "method": "random", "metric": {"name": "loss"}, "run_cap": 5, "sweeprunner": {"search_alg": "hyperopt"},
+        "parameters": {"n": {"distribution": "normal", "mu": 5, "sigma": 1}, "b": {"distribution": "beta", "a": 2, "b": 3},
+                       "k": {"min": 1, "max": 3}, "c": {"value": "x"}}}))
+    assert isinstance(compiled.search_alg.searcher, HyperOptSearch)
+    for config in (compiled.search_alg.suggest(f"t{i}") for i in range(4)):
+        assert 0 <= config["b"] <= 1 and config["k"] in (1, 2, 3) and config["c"] == "x" and 0 < config["n"] < 10

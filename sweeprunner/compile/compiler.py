@@ -126,6 +126,10 @@ def bayes_sampler(spec: SweepSpec, num_samples: int) -> str:
 def build_search_alg(spec: SweepSpec, points: GridPlan | RandomPlan | None, num_samples: int,
                      records_dir: str | None = None) -> Any:
     """grid/random replay their planned points; bayes asks Optuna."""
+    if spec.runner.search_alg != "default":
+        from sweeprunner.compile.tunespace import tune_searcher
+
+        return tune_searcher(spec, num_samples)
     if spec.method in ("grid", "random"):
         from sweeprunner.compile.searchers import PlannedSearcher
 
@@ -185,7 +189,9 @@ def build_stopper(spec: SweepSpec) -> Any:
 
 
 def planned_points(spec: SweepSpec, trials: int | None = None) -> GridPlan | RandomPlan | None:
-    """The configs grid/random will run, in order, as a lazy plan (None for bayes)."""
+    """The configs grid/random will run, in order, as a lazy plan (None for bayes or a Ray searcher)."""
+    if spec.runner.search_alg != "default":
+        return None
     if spec.method == "grid":
         return GridPlan(spec)
     if spec.method == "random":

@@ -46,7 +46,9 @@ def _search(compiled: CompiledSweep) -> dict[str, Any]:
                 "max_concurrent": compiled.max_concurrent_trials}
     sampler = getattr(inner, "_sampler", None)  # OptunaSearch keeps its sampler here (no public accessor)
     text = type(inner).__name__ + (f" with Optuna {type(sampler).__name__}" if sampler is not None else "")
-    if compiled.spec.runner.bayes_sampler == "auto":
+    if compiled.spec.runner.search_alg != "default":
+        text += f" (sweeprunner.search_alg: {compiled.spec.runner.search_alg}, over the Ray Tune space of plan --tune)"
+    elif compiled.spec.runner.bayes_sampler == "auto":
         text += " (auto)"
     out: dict[str, Any] = {"searcher": text, "seed": seed, "max_concurrent": limit}
     if sampler is not None:

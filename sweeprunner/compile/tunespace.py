@@ -23,17 +23,19 @@ HyperOpt, ...) see its support as a uniform range; Ray's random/grid generator d
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from ray import tune
+from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.sample import Categorical, Domain, Float, Uniform
 
 from sweeprunner.config import distributions as d
 from sweeprunner.config.spec import ParamGroup, SweepSpec
-from sweeprunner.errors import SweepConfigError
+from sweeprunner.errors import Issue, SweepConfigError
 
 #: The most values one ``tune.grid_search`` list may hold (a grid sweep's axis).
 MAX_GRID_AXIS = 10_000
@@ -183,3 +185,83 @@ def tune_space_code(spec: SweepSpec) -> str:
     note = ("# grid: the same points as W&B's grid; Ray enumerates them in its own order" if spec.method == "grid"
             else "# random draws follow W&B's distributions; a Ray searcher searches each domain's range")
     return "\n".join([*head, "", note, f"param_space = {render(code, 0)}"]) + "\n"
+
+
+# ---------------------------------------------------------------------------- any Ray searcher
+
+class _WithConstants(ConcurrencyLimiter):
+    """A concurrency limit around a Ray searcher, adding the sweep's constants to each suggestion.
+
+    Ray's searchers drop the constant entries of the space they convert; Tuner would merge them
+    from ``param_space``, which sweeprunner leaves empty (its searchers carry the space).
+    """
+
+    def __init__(self, searcher: Any, max_concurrent: int, constants: dict[str, Any]) -> None:
+        super().__init__(searcher, max_concurrent=max_concurrent)
+        self.constants = constants
+
+    def suggest(self, trial_id: str) -> Any:
+        config = super().suggest(trial_id)
+        return _merge(copy.deepcopy(self.constants), config) if isinstance(config, dict) else config
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in extra.items():
+        base[key] = _merge(base.get(key, {}), value) if isinstance(value, Mapping) else value
+    return base
+
+
+def _split(space: Mapping[str, Any], prefix: str = "") -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """(domains, constants, names of unbounded custom domains) of a nested space."""
+    domains: dict[str, Any] = {}
+    constants: dict[str, Any] = {}
+    unbounded: list[str] = []
+    for name, value in space.items():
+        if isinstance(value, Mapping) and "grid_search" not in value:
+            domains[name], constants[name], inner = _split(value, f"{prefix}{name}.parameters.")
+            unbounded += inner
+            domains = {k: v for k, v in domains.items() if v}
+            constants = {k: v for k, v in constants.items() if v != {}}
+        elif isinstance(value, Domain):
+            domains[name] = value
+            if isinstance(value, WandbFloat) and not (math.isfinite(value.lower) and math.isfinite(value.upper)):
+                unbounded.append(f"{prefix}{name}")
+        else:
+            constants[name] = value
+    return domains, constants, unbounded
+
+
+#: The default concurrency of a Ray searcher (as bayes): each suggestion should see earlier results.
+TUNE_SEARCHER_CONCURRENCY = 4
+
+
+def tune_searcher(spec: SweepSpec, num_samples: int) -> Any:
+    """``sweeprunner.search_alg``: Ray's OptunaSearch or HyperOptSearch over :func:`to_tune_space`."""
+    domains, constants, unbounded = _split(to_tune_space(spec))
+    name = spec.runner.search_alg
+    if unbounded:
+        raise SweepConfigError([Issue(("parameters", *where.split(".")), f"has no bounds, and Ray's {name} searcher "
+                                      "searches a range: use search_alg: default (bayes searches it through its CDF)")
+                                for where in unbounded], source=spec.source)
+    assert spec.metric is not None
+    seed = spec.runner.seed
+    try:
+        if name == "optuna":
+            from ray.tune.search.optuna import OptunaSearch
+
+            searcher = OptunaSearch(space=domains, metric=spec.metric.name, mode=spec.metric.mode, seed=seed)
+        else:
+            try:
+                import hyperopt  # noqa: F401
+            except ImportError:
+                raise SweepConfigError.single(("sweeprunner", "search_alg"), "hyperopt is not installed: pip install "
+                                              "'sweeprunner[hyperopt]' (or hyperopt)", source=spec.source) from None
+            from ray.tune.search.hyperopt import HyperOptSearch
+
+            searcher = HyperOptSearch(space=HyperOptSearch.convert_search_space(domains), metric=spec.metric.name,
+                                      mode=spec.metric.mode,
+                                      random_state_seed=seed)
+    except ValueError as exc:  # Ray's space conversion: a domain this searcher can't search
+        raise SweepConfigError.single(("sweeprunner", "search_alg"), f"{name}: {exc}", source=spec.source) from None
+    limit = spec.runner.max_concurrent_trials or TUNE_SEARCHER_CONCURRENCY
+    return _WithConstants(searcher, limit if num_samples < 0 else min(limit, num_samples), constants)

@@ -36,8 +36,9 @@ EARLY_TERMINATE_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
 STOP_TYPES = ("hyperband", "asha", "sync_hyperband", "median", "none")
 RUNNER_KEYS = (
     "trainable", "resources", "max_concurrent_trials", "count", "seed", "bayes_sampler",
-    "storage", "max_failures", "log_uniform_bounds", "wandb_shim", "log_to_wandb",
+    "storage", "max_failures", "log_uniform_bounds", "wandb_shim", "log_to_wandb", "search_alg",
 )
+SEARCH_ALGS = ("default", "optuna", "hyperopt")
 RESOURCE_KEYS = ("cpu", "gpu", "accelerator_type")
 
 
@@ -99,6 +100,11 @@ def parse_sweep(raw: Any, *, source: str | None = None, overrides: Mapping[str, 
         check_name_collisions(params, c)
     if method in METHODS and params is not None:
         check_method(method, params, metric, c)
+    if runner is not None and runner.search_alg != "default":
+        if method == "grid":
+            c.add(("sweeprunner", "search_alg"), "applies to random and bayes; a grid runs its points in W&B's order")
+        if metric is None:
+            c.add(("sweeprunner", "search_alg"), f"{runner.search_alg} learns from metric.name: add a metric section")
     if early is not None and early.type != "none" and metric is None and "metric" not in raw:
         c.add(("early_terminate",), "needs a metric section (metric.name and goal) to judge trials")
     if c.issues:
@@ -173,6 +179,7 @@ def _parse_runner(raw: Any, c: Collector) -> RunnerSettings | None:
         seed=c.integer(raw, "seed", path, minimum=0, default=defaults.seed),
         bayes_sampler=c.string(raw, "bayes_sampler", path, choices=("auto", "tpe", "gp", "random"),
                                 default=defaults.bayes_sampler),
+        search_alg=c.string(raw, "search_alg", path, choices=SEARCH_ALGS, default="default"),
         storage=c.string(raw, "storage", path),
         max_failures=c.integer(raw, "max_failures", path, minimum=0, default=defaults.max_failures),
         log_uniform_bounds=c.string(raw, "log_uniform_bounds", path, choices=("auto", "exponents"), default="auto"),

@@ -81,6 +81,7 @@ class RunnerSettings:
     count: int | None = None
     seed: int = 0
     bayes_sampler: Literal["auto", "tpe", "gp", "random"] = "auto"
+    search_alg: Literal["default", "optuna", "hyperopt"] = "default"  # a Ray Tune searcher over to_tune_space
     storage: str | None = None
     max_failures: int = 2
     log_uniform_bounds: Literal["auto", "exponents"] = "auto"
