@@ -45,3 +45,12 @@ def test_plan_names_the_closest_ray_scheduler_to_wandb_hyperband():
     assert sched["closest_ray_scheduler"] == "AsyncHyperBandScheduler(grace_period=3, reduction_factor=3, brackets=1, max_t=27)"
     assert any("max_t" in d for d in sched["differences"]) and any("pauses" in d for d in sched["differences"])
     assert "closest Ray scheduler: AsyncHyperBandScheduler" in render_plan(plan)
+
+
+def test_plan_of_a_capped_huge_grid_states_its_size():
+    from sweeprunner.compile.plan import describe_plan
+
+    spec = parse_sweep({"method": "grid", "run_cap": 5, "parameters": {
+        "x": {"distribution": "q_uniform", "min": 0, "max": 1, "q": 1e-10}, "y": {"values": [1, 2]}}})
+    plan = describe_plan(compile_sweep(spec))
+    assert plan["trials"] == 5 and plan["trial_budget_from"] == "the grid of 20,000,000,000 points, capped by run_cap 5"

@@ -2,8 +2,10 @@
 
 | sweep | Ray Tune |
 |---|---|
-| grid / random | :class:`PlannedSearcher` over the configs ``sampling.py`` plans |
+| grid / random | :class:`PlannedSearcher` over the lazy plan ``sampling.py`` makes (``GridPlan``/``RandomPlan``) |
 | bayes | ``ConcurrencyLimiter(OptunaSearch(<define-by-run space>, sampler))`` |
+| sweeprunner.search_alg: optuna / hyperopt | that Ray searcher over ``tunespace.to_tune_space(spec)`` |
+| no run_cap or count (random/bayes) | ``num_samples=-1``: until stopped, as W&B's agent |
 | early_terminate hyperband | :class:`WandbHyperbandScheduler` (W&B's rule, stop only) |
 | early_terminate asha / sync_hyperband / median | ``AsyncHyperBandScheduler`` / ``HyperBandScheduler`` / ``MedianStoppingRule`` |
 | metric.target | :class:`TargetStopper` |

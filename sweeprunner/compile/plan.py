@@ -27,9 +27,12 @@ HYPERBAND_VS_ASHA = (
 )
 
 
-def _budget_source(spec: SweepSpec) -> str:
-    if spec.method == "grid":
-        return "the grid" + (f", capped by run_cap {spec.run_cap}" if spec.run_cap else "")
+def _budget_source(compiled: CompiledSweep) -> str:
+    spec = compiled.spec
+    if isinstance(compiled.points, GridPlan):
+        size = compiled.points.full_size
+        shown = f"{size:,}" if size < 10**15 else f"about 10^{len(str(size)) - 1}"
+        return f"the grid of {shown} points" + (f", capped by run_cap {spec.run_cap}" if spec.run_cap else "")
     names = [name for name, value in (("run_cap", spec.run_cap), ("count", spec.runner.count)) if value]
     return " and ".join(names) or "no run_cap or count: runs until stopped (Ctrl-C; resumable), as W&B's agent"
 
@@ -88,7 +91,7 @@ def describe_plan(compiled: CompiledSweep | SweepSpec) -> dict[str, Any]:
         "metric": None if spec.metric is None else {
             "name": spec.metric.name, "goal": spec.metric.goal, "target": spec.metric.target},
         "trials": compiled.trials,
-        "trial_budget_from": _budget_source(spec),
+        "trial_budget_from": _budget_source(compiled),
         "search": _search(compiled),
         "parameters": params,
         "early_terminate": _scheduler(compiled),
