@@ -120,19 +120,15 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from sweeprunner.compile.compiler import quiet_search_libraries
     from sweeprunner.run.launch import LaunchOptions, run_sweep_file
 
-    quiet_search_libraries()
     options = LaunchOptions(address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus, quiet=args.quiet)
     return run_sweep_file(args.config, overrides=_overrides(args), options=options)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from sweeprunner.compile.compiler import quiet_search_libraries
     from sweeprunner.run.launch import LaunchOptions, resume_sweep
 
-    quiet_search_libraries()
     options = LaunchOptions(address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus, quiet=args.quiet)
     return resume_sweep(args.directory, options=options)
 

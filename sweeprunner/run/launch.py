@@ -245,6 +245,9 @@ def _fit(spec: SweepSpec, compiled: CompiledSweep, *, experiment_path: str, reco
          options: LaunchOptions, restore: bool) -> int:
     from ray import tune
 
+    from sweeprunner.compile.compiler import quiet_search_libraries
+
+    quiet_search_libraries()  # process-wide logging belongs to the run entry, not to compiling
     workdir = os.getcwd()
     trial_fn = tune.with_resources(make_trial_function(spec, workdir, records_dir), compiled.placement_group())
     progress, callbacks = _callbacks(compiled, records_dir, options.quiet)
