@@ -165,10 +165,10 @@ def _restore_searcher(search_alg: Any, experiment_path: str) -> bool:
         base = base.searcher
     if not any(Path(experiment_path).glob(base.CKPT_FILE_TMPL.format("*"))):
         return False
-    planned = list(base.points) if isinstance(base, PlannedSearcher) else None
+    plan = base.points if isinstance(base, PlannedSearcher) else None
     base.restore_from_dir(experiment_path)
-    if planned is not None and len(planned) > len(base.points):  # random: this call draws further on
-        base.points = planned
+    if plan is not None:  # the same plan (spec and seed), sized for this call: random draws further on
+        base.points = plan
     return True
 
 
@@ -195,7 +195,7 @@ def run_agent(sweep_id: str, *, function: Callable[..., Any] | None = None, coun
             print(f"sweep {sweep_id}: all {started} trial(s) already run", file=sys.stderr, flush=True)
             return 0
         if num is None:  # random/bayes without run_cap or count: until stopped, as `wandb agent` without --count
-            compiled = compile_sweep(spec, experiment_dir=records_dir, until_stopped=True)
+            compiled = compile_sweep(spec, experiment_dir=records_dir)
         else:
             budget = dataclasses.replace(spec, runner=dataclasses.replace(spec.runner, count=started + num))
             compiled = compile_sweep(budget if spec.method != "grid" else spec, experiment_dir=records_dir)

@@ -6,7 +6,9 @@ Exit codes: 0 success; 1 some trials errored; 2 bad config or arguments; 130 int
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -41,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     with_config("validate", "Check a sweep config; print every problem with its key path.")
     p = with_config("plan", "Show what the sweep compiles to: parameters, searcher, scheduler, resources, trials.")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--tune", action="store_true", help="print the parameters as a Ray Tune param_space (Python)")
     p.add_argument("--count", type=int, help="trials for random/bayes when run_cap is absent")
     p = with_config("sample", "Print N parameter sets as the random method draws them (grid: the grid points).")
     p.add_argument("-n", type=int, default=10, help="how many (grid: the first N; default 10)")
@@ -72,40 +75,49 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from sweeprunner.compile.compiler import trial_count
+    from sweeprunner.compile.compiler import planned_points
     from sweeprunner.config.parse import load_sweep
+    from sweeprunner.trial.preflight import runnable_problems
 
     spec = load_sweep(args.config)
     for warning in spec.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if spec.method != "grid":
-        trial_count(spec)
+    if spec.method == "grid":
+        planned_points(spec)  # a grid too big to run is refused here, not when it runs
+    problems = runnable_problems(spec, os.getcwd())
+    if problems:
+        raise SweepConfigError(problems, source=spec.source)
     print(f"{args.config}: ok ({spec.method}, {sum(1 for _ in spec.parameters.leaves())} parameters)")
     return EXIT_OK
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from sweeprunner.compile.compiler import compile_sweep
+    from sweeprunner.compile.compiler import compile_sweep, quiet_search_libraries
     from sweeprunner.compile.plan import describe_plan, render_plan
     from sweeprunner.config.parse import load_sweep
 
     spec = load_sweep(args.config, overrides=_overrides(args))
-    plan = describe_plan(spec)
-    compile_sweep(spec)  # proves the Ray objects build
+    if args.tune:
+        from sweeprunner.compile.tunespace import tune_space_code
+
+        print(tune_space_code(spec), end="")
+        return EXIT_OK
+    quiet_search_libraries()
+    plan = describe_plan(compile_sweep(spec))
     print(json.dumps(plan, indent=2, default=str) if args.json else render_plan(plan))
     return EXIT_OK
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from sweeprunner.compile.sampling import grid_configs, random_configs
+    from sweeprunner.compile.sampling import GridPlan, RandomPlan
     from sweeprunner.config.parse import load_sweep
 
     if args.n < 1:
         raise SweepConfigError.single(("-n",), f"must be >= 1, got {args.n}")
     spec = load_sweep(args.config)
     seed = args.seed if args.seed is not None else spec.runner.seed
-    configs = grid_configs(spec)[: args.n] if spec.method == "grid" else random_configs(spec, args.n, seed)
-    for config in configs:
+    plan = GridPlan(spec) if spec.method == "grid" else RandomPlan(spec, args.n, seed)
+    for config in itertools.islice(plan, args.n):
         print(json.dumps(config, default=str))
     return EXIT_OK
 

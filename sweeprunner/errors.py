@@ -10,11 +10,14 @@ KeyPath = tuple[str | int, ...]
 
 
 def format_path(path: KeyPath) -> str:
-    """Render ``("parameters", "lr", "min")`` as ``parameters.lr.min`` and indices as ``[2]``."""
+    """Render ``("parameters", "lr", "min")`` as ``parameters.lr.min``, indices as ``[2]``, and a key
+    holding a dot as ``["a.b"]``, so it reads apart from the nested ``a.b``."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif "." in part and out:
+            out += f'["{part}"]'
         else:
             out += f".{part}" if out else str(part)
     return out or "<config>"

@@ -39,12 +39,14 @@ def test_missing_file_exits_2(command, tmp_path):
     assert done.returncode == 2 and "cannot read config file" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_random_without_budget_is_a_config_error(sweep_yaml):
+def test_random_without_budget_is_valid_and_runs_until_stopped(sweep_yaml):
     path = sweep_yaml("method: random\nparameters: {x: {values: [1, 2]}}\n")
     done = cli("validate", str(path))
-    assert done.returncode == 2
-    assert "run_cap: random search needs a trial budget: set run_cap, sweeprunner.count, or pass --count N" in done.stderr
-    assert cli("plan", str(path), "--count", "3").returncode == 0
+    assert done.returncode == 0, done.stderr
+    plan = cli("plan", str(path))
+    assert plan.returncode == 0 and "trials      until stopped (no run_cap or count" in plan.stdout
+    assert json.loads(cli("plan", str(path), "--json").stdout)["trials"] is None
+    assert json.loads(cli("plan", str(path), "--count", "3", "--json").stdout)["trials"] == 3
 
 
 def test_plan_text_and_json():

@@ -10,7 +10,6 @@ from sweeprunner.compile.compiler import compile_sweep
 from sweeprunner.compile.schedulers import TargetStopper, WandbHyperbandScheduler
 from sweeprunner.compile.searchers import PlannedSearcher
 from sweeprunner.config.parse import parse_sweep
-from sweeprunner.errors import SweepConfigError
 
 
 def spec(**top):
@@ -72,9 +71,19 @@ def test_resources_bundle():
     assert compiled.resources == {"CPU": 4.0, "GPU": 0.25, "accelerator_type:A100": 0.001}
 
 
-def test_random_needs_a_budget():
-    with pytest.raises(SweepConfigError, match="run_cap: random search needs a trial budget"):
-        compile_sweep(parse_sweep({"method": "random", "parameters": {"x": {"values": [1]}}}))
+def test_no_budget_compiles_to_until_stopped():
+    """W&B's agent runs a random/bayes sweep without run_cap until stopped: Ray's num_samples=-1."""
+    from sweeprunner.compile.compiler import trial_count
+
+    unbounded = parse_sweep({"method": "random", "parameters": {"x": {"values": [1, 2, 3]}}})
+    assert trial_count(unbounded) is None
+    compiled = compile_sweep(unbounded)
+    assert (compiled.trials, compiled.num_samples, compiled.tune_config().num_samples) == (None, -1, -1)
+    searcher = compiled.search_alg
+    assert all(searcher.suggest(f"t{i}") != "FINISHED" for i in range(500))  # an endless stream
+    bayes = compile_sweep(parse_sweep({"method": "bayes", "metric": {"name": "loss"},
+                                       "parameters": {"x": {"min": 0.0, "max": 1.0}}}))
+    assert bayes.num_samples == -1 and bayes.search_alg.max_concurrent == 4
     assert compile_sweep(parse_sweep({"method": "random", "parameters": {"x": {"values": [1]}},
                                       "sweeprunner": {"count": 3}, "run_cap": 2})).num_samples == 2
 

@@ -31,7 +31,7 @@ def parse_one(param: dict, **top):
         ({"min": 1.0, "max": 10.0}, d.Uniform(1.0, 10.0)),
         ({"distribution": "q_uniform", "min": 32, "max": 512, "q": 32}, d.Uniform(32.0, 512.0, 32, "q_uniform")),
         ({"distribution": "normal"}, d.Normal(0.0, 1.0)),
-        ({"distribution": "q_log_normal", "mu": 2, "sigma": 2, "q": 10}, d.LogNormal(2, 2, 10, "q_log_normal")),
+        ({"distribution": "q_log_normal", "mu": 2, "sigma": 2, "q": 10}, d.Normal(2, 2, 10, "q_log_normal", log=True)),
         ({"distribution": "beta", "a": 2, "b": 5}, d.Beta(2, 5)),
         ({"distribution": "log_uniform_values", "min": 1e-5, "max": 1e-1}, d.LogUniform(1e-5, 1e-1)),
     ],

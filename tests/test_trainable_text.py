@@ -6,9 +6,10 @@ import math
 
 import pytest
 
-from sweeprunner.trainables import resolve_trainable, text_assets
+from sweeprunner.trainables import BUILTIN, text_assets
 from sweeprunner.trainables.text import train
 from sweeprunner.trial import session
+from sweeprunner.trial.adapters import load_target
 
 METRICS = {"eval/f1", "eval/accuracy", "eval/loss", "train/loss", "learning_rate", "epoch", "step"}
 
@@ -38,7 +39,7 @@ def tiny(cache_dir: str, **overrides):
 
 
 def test_builtin_name_resolves_to_this_trainable():
-    assert resolve_trainable("text_classification") is train
+    assert load_target(BUILTIN["text_classification"]) is train
 
 
 def test_one_epoch_reports_every_metric_and_steps_when_asked(cache_dir):

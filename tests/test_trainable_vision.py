@@ -7,10 +7,11 @@ import math
 import pytest
 import torch
 
-from sweeprunner.trainables import resolve_trainable
+from sweeprunner.trainables import BUILTIN
 from sweeprunner.trainables.vision import train
 from sweeprunner.trainables.vision_models import build_model
 from sweeprunner.trial import session
+from sweeprunner.trial.adapters import load_target
 
 METRICS = {
     "train/loss",
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.usefixtures("standalone_trainable")
 
 
 def test_builtin_name_resolves_to_this_trainable():
-    assert resolve_trainable("image_classification") is train
+    assert load_target(BUILTIN["image_classification"]) is train
 
 
 def test_one_epoch_on_digits_reports_every_metric():

@@ -24,7 +24,7 @@ RAW = {"method": "random", "metric": {"name": "loss", "goal": "minimize"},
 
 def test_random_stream_without_budget_goes_past_any_first_batch():
     spec = parse_sweep(RAW)
-    compiled = compile_sweep(spec, until_stopped=True)
+    compiled = compile_sweep(spec)
     assert compiled.num_samples == UNTIL_STOPPED
     searcher = compiled.search_alg
     drawn = [searcher.suggest(f"t{i}") for i in range(150)]
@@ -32,7 +32,7 @@ def test_random_stream_without_budget_goes_past_any_first_batch():
 
 
 def test_bayes_without_budget_compiles_with_its_concurrency_limit():
-    compiled = compile_sweep(parse_sweep({**RAW, "method": "bayes"}), until_stopped=True)
+    compiled = compile_sweep(parse_sweep({**RAW, "method": "bayes"}))
     assert compiled.num_samples == UNTIL_STOPPED and compiled.search_alg.max_concurrent == 4
 
 

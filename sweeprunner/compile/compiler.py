@@ -2,8 +2,10 @@
 
 | sweep | Ray Tune |
 |---|---|
-| grid / random | :class:`PlannedSearcher` over the configs ``sampling.py`` plans |
+| grid / random | :class:`PlannedSearcher` over the lazy plan ``sampling.py`` makes (``GridPlan``/``RandomPlan``) |
 | bayes | ``ConcurrencyLimiter(OptunaSearch(<define-by-run space>, sampler))`` |
+| sweeprunner.search_alg: optuna / hyperopt | that Ray searcher over ``tunespace.to_tune_space(spec)`` |
+| no run_cap or count (random/bayes) | ``num_samples=-1``: until stopped, as W&B's agent |
 | early_terminate hyperband | :class:`WandbHyperbandScheduler` (W&B's rule, stop only) |
 | early_terminate asha / sync_hyperband / median | ``AsyncHyperBandScheduler`` / ``HyperBandScheduler`` / ``MedianStoppingRule`` |
 | metric.target | :class:`TargetStopper` |
@@ -16,14 +18,13 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from sweeprunner.compile.sampling import grid_configs, random_configs
+from sweeprunner.compile.sampling import GridPlan, RandomPlan, grid_size
 from sweeprunner.config.distributions import Constant, Distribution
 from sweeprunner.config.spec import LeafPath, SweepSpec
-from sweeprunner.errors import SweepConfigError
 
 #: Default cap on concurrently running bayes trials (each suggestion should see earlier results).
 DEFAULT_BAYES_CONCURRENCY = 4
-#: ``num_samples`` of a random/bayes sweep without run_cap or count: run until stopped (Ray's -1).
+#: Ray's ``num_samples`` for a sweep without a budget: run until the searcher or the user stops it.
 UNTIL_STOPPED = -1
 #: ``max_t`` for ASHA when the sweep gives no max_iter: large enough never to cut a trial short.
 UNBOUNDED_REPORTS = 10**6
@@ -52,8 +53,9 @@ class CompiledSweep:
     """Everything ``Tuner`` needs, built from one spec."""
 
     spec: SweepSpec
-    num_samples: int
-    points: tuple[dict[str, Any], ...] | None
+    trials: int | None  # None: until stopped (no run_cap or count, as W&B's agent)
+    num_samples: int  # Ray's num_samples: ``trials``, or -1 (Ray's "until the searcher is done")
+    points: GridPlan | RandomPlan | None  # grid/random configs, computed lazily
     search_alg: Any
     scheduler: Any
     stopper: Any
@@ -81,13 +83,18 @@ class CompiledSweep:
         return PlacementGroupFactory([self.resources])
 
 
-def trial_count(spec: SweepSpec, grid_size: int | None = None) -> int:
-    """How many trials run; random/bayes without run_cap or count is a config error."""
-    if spec.method != "grid" and not (spec.run_cap or spec.runner.count):
-        raise SweepConfigError.single(
-            ("run_cap",), f"{spec.method} search needs a trial budget: set run_cap, sweeprunner.count, "
-                          "or pass --count N", source=spec.source)
-    return spec.trial_count(grid_size)
+def trial_count(spec: SweepSpec) -> int | None:
+    """How many trials the sweep runs; None means until stopped.
+
+    grid: its size capped by ``run_cap`` (computed, not enumerated). random/bayes: the smaller
+    of ``run_cap`` and ``sweeprunner.count`` (``--count``); with neither, None: W&B's agent
+    runs such a sweep until it is stopped, and so does sweeprunner.
+    """
+    if spec.method == "grid":
+        size = grid_size(spec)
+        return min(size, spec.run_cap) if spec.run_cap else size
+    limits = [n for n in (spec.run_cap, spec.runner.count) if n]
+    return min(limits) if limits else None
 
 
 def trial_resources(spec: SweepSpec) -> dict[str, float]:
@@ -118,16 +125,18 @@ def bayes_sampler(spec: SweepSpec, num_samples: int) -> str:
     return choice
 
 
-def build_search_alg(spec: SweepSpec, points: list[dict[str, Any]] | None, num_samples: int,
+def build_search_alg(spec: SweepSpec, points: GridPlan | RandomPlan | None, num_samples: int,
                      records_dir: str | None = None) -> Any:
     """grid/random replay their planned points; bayes asks Optuna."""
+    if spec.runner.search_alg != "default":
+        from sweeprunner.compile.tunespace import tune_searcher
+
+        return tune_searcher(spec, num_samples)
     if spec.method in ("grid", "random"):
-        import functools
 
         from sweeprunner.compile.searchers import PlannedSearcher
 
-        more = functools.partial(random_configs, spec, seed=spec.runner.seed) if num_samples == UNTIL_STOPPED else None
-        return PlannedSearcher(points or [], records_dir=records_dir, more=more)
+        return PlannedSearcher(points if points is not None else [], records_dir=records_dir)
     import optuna
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch
@@ -138,13 +147,21 @@ def build_search_alg(spec: SweepSpec, points: list[dict[str, Any]] | None, num_s
         "gp": lambda: optuna.samplers.GPSampler(seed=seed),
         "random": lambda: optuna.samplers.RandomSampler(seed=seed),
     }
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # Ray times the define-by-run call, which includes the sampler's own model fit (GP: ~0.1-1 s).
-    warnings.filterwarnings("ignore", message="Define-by-run function passed in the `space` argument")
     searcher = OptunaSearch(space=DefineByRunSpace(list(spec.parameters.leaves())), metric=spec.metric.name,
                             mode=spec.metric.mode, sampler=samplers[bayes_sampler(spec, num_samples)]())
     limit = spec.runner.max_concurrent_trials or DEFAULT_BAYES_CONCURRENCY
-    return ConcurrencyLimiter(searcher, max_concurrent=min(limit, num_samples) if num_samples > 0 else limit)
+    return ConcurrencyLimiter(searcher, max_concurrent=limit if num_samples == UNTIL_STOPPED else min(limit, num_samples))
+
+
+def quiet_search_libraries() -> None:
+    """Process-wide logging settings for a sweep's entry point (the CLI, the Python sweep API), never
+    a side effect of compiling: Optuna's per-trial INFO lines off, and Ray's warning that the
+    define-by-run call is slow silenced (Ray times it, and it includes the sampler's model fit,
+    GP: ~0.1-1 s)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", message="Define-by-run function passed in the `space` argument")
 
 
 def build_scheduler(spec: SweepSpec, experiment_dir: str | None = None) -> Any:
@@ -174,35 +191,27 @@ def build_stopper(spec: SweepSpec) -> Any:
     return TargetStopper(spec.metric.name, spec.metric.target, spec.metric.mode)
 
 
-def planned_points(spec: SweepSpec, num_samples: int | None = None) -> list[dict[str, Any]] | None:
-    """The configs grid/random will run, in order (None for bayes)."""
+def planned_points(spec: SweepSpec, trials: int | None = None) -> GridPlan | RandomPlan | None:
+    """The configs grid/random will run, in order, as a lazy plan (None for bayes or a Ray searcher)."""
+    if spec.runner.search_alg != "default":
+        return None
     if spec.method == "grid":
-        points = grid_configs(spec)
-        return points[: spec.run_cap] if spec.run_cap else points
+        return GridPlan(spec)
     if spec.method == "random":
-        return random_configs(spec, num_samples if num_samples is not None else trial_count(spec), spec.runner.seed)
+        return RandomPlan(spec, trials if trials is not None else trial_count(spec), spec.runner.seed)
     return None
 
 
-def compile_sweep(spec: SweepSpec, *, experiment_dir: str | None = None, until_stopped: bool = False) -> CompiledSweep:
-    """Build the Ray Tune objects for ``spec``; raises :class:`SweepConfigError` for a missing budget.
-
-    ``until_stopped`` (``run``, ``resume``, ``agent``): random/bayes without run_cap or count run
-    until stopped, as ``wandb agent`` without ``--count`` does (``num_samples`` is -1).
-    """
-    if spec.method == "grid":
-        points = planned_points(spec)
-        num_samples = len(points)
-    elif until_stopped and not (spec.run_cap or spec.runner.count):
-        num_samples = UNTIL_STOPPED
-        points = random_configs(spec, 64, spec.runner.seed) if spec.method == "random" else None
-    else:
-        num_samples = trial_count(spec)
-        points = planned_points(spec, num_samples)
+def compile_sweep(spec: SweepSpec, *, experiment_dir: str | None = None) -> CompiledSweep:
+    """Build the Ray Tune objects for ``spec``; raises :class:`SweepConfigError` for a grid too big to run."""
+    points = planned_points(spec)
+    trials = len(points) if isinstance(points, GridPlan) else trial_count(spec)
+    num_samples = UNTIL_STOPPED if trials is None else trials
     return CompiledSweep(
         spec=spec,
+        trials=trials,
         num_samples=num_samples,
-        points=tuple(points) if points is not None else None,
+        points=points,
         search_alg=build_search_alg(spec, points, num_samples, experiment_dir),
         scheduler=build_scheduler(spec, experiment_dir),
         stopper=build_stopper(spec),

@@ -6,27 +6,29 @@ import copy
 import json
 import os
 import pickle
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 from ray.tune.search import Searcher
 
+from sweeprunner.compile.sampling import GridPlan, RandomPlan
+
 
 class PlannedSearcher(Searcher):
-    """Suggests ``points`` one by one, then reports FINISHED.
+    """Suggests ``points`` one by one, then reports FINISHED (never, for an unbounded random plan).
 
-    grid and random configs are computed up front by pure functions (``sampling.py``), so the
-    sweep runs exactly what ``sweeprunner sample``/``plan`` print. The position is saved with the
-    experiment, so a resumed sweep continues with the next point.
+    grid and random configs are planned by pure functions (``sampling.py``), so the sweep runs
+    exactly what ``sweeprunner sample``/``plan`` print. ``points`` is a lazy plan (or a list): a
+    point is computed when it is handed out. The position is saved with the experiment, so a
+    resumed sweep continues with the next point.
     """
 
-    def __init__(self, points: list[dict[str, Any]], records_dir: str | None = None,
-                 more: Callable[[int], list[dict[str, Any]]] | None = None) -> None:
+    def __init__(self, points: Sequence[dict[str, Any]] | GridPlan | RandomPlan,
+                 records_dir: str | None = None) -> None:
         super().__init__()
-        self.points = [copy.deepcopy(p) for p in points]
+        self.points = points if isinstance(points, GridPlan | RandomPlan) else [copy.deepcopy(p) for p in points]
         self.next_index = 0
         self.records_dir = records_dir
-        self.more = more  # ``more(n)``: the first n points of an endless stream (a sweep run until stopped)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickled from Ray's saved tuner state on resume: read the resumed directory's records."""
@@ -35,18 +37,17 @@ class PlannedSearcher(Searcher):
         self.__dict__.update(state)
         self.records_dir = repoint(self.records_dir)
 
+    def _size(self) -> int | None:
+        return self.points.size if isinstance(self.points, GridPlan | RandomPlan) else len(self.points)
+
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         self._metric, self._mode = metric, mode
         return True
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         claimed = self._claimed_configs()
-        draws = 4  # a small discrete space runs out of new configs: finish rather than draw forever
-        while True:
-            if self.more is not None and self.next_index >= len(self.points) and draws:
-                self.points, draws = self.more(max(64, 2 * len(self.points))), draws - 1  # the stream, drawn further
-            if self.next_index >= len(self.points):
-                break
+        size = self._size()
+        while size is None or self.next_index < size:
             point = copy.deepcopy(self.points[self.next_index])
             self.next_index += 1
             if _key(point) not in claimed:

@@ -8,6 +8,7 @@ messages and plans; parsing them is ``parse.py``'s job.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -62,7 +63,6 @@ class Constant:
 
     value: Any
     wandb_name: str = "constant"
-    searchable = False
 
     def ppf(self, u: float) -> Any:
         return self.value
@@ -77,18 +77,24 @@ class Categorical:
 
     values: tuple[Any, ...]
     wandb_name: str = "categorical"
-    searchable = True
 
     def ppf(self, u: float) -> Any:
         n = len(self.values)
         return self.values[min(int(u * n), n - 1)]
 
-    def grid_values(self) -> list[Any]:
+    @functools.cached_property
+    def grid_values(self) -> tuple[Any, ...]:
         """Distinct values in first-seen order; a duplicate keeps the last one written (as W&B)."""
         by_key: dict[str, Any] = {}
         for value in self.values:
             by_key[_grid_key(value)] = value
-        return list(by_key.values())
+        return tuple(by_key.values())
+
+    def grid_size(self) -> int:
+        return len(self.grid_values)
+
+    def grid_value(self, i: int) -> Any:
+        return self.grid_values[i]
 
     def suggest(self, trial: OptunaTrial, name: str) -> Any:
         return self.values[trial.suggest_categorical(name, list(range(len(self.values))))]
@@ -104,7 +110,6 @@ class WeightedCategorical(_SearchedThroughU):
     values: tuple[Any, ...]
     probabilities: tuple[float, ...]
     wandb_name: str = "categorical_w_probabilities"
-    searchable = True
 
     def ppf(self, u: float) -> Any:
         cumulative = np.cumsum(self.probabilities)
@@ -123,14 +128,17 @@ class IntUniform:
     low: int
     high: int
     wandb_name: str = "int_uniform"
-    searchable = True
 
     def ppf(self, u: float) -> int:
         span = self.high - self.low + 1
         return self.low + min(int(u * span), span - 1)
 
-    def grid_values(self) -> list[int]:
-        return list(range(self.low, self.high + 1))
+    def grid_size(self) -> int:
+        """``len(range(low, high + 1))``, as W&B's grid, computed without building it."""
+        return self.high - self.low + 1
+
+    def grid_value(self, i: int) -> int:
+        return self.low + i
 
     def suggest(self, trial: OptunaTrial, name: str) -> int:
         return trial.suggest_int(name, self.low, self.high)
@@ -147,16 +155,35 @@ class Uniform:
     high: int | float
     q: int | float | None = None
     wandb_name: str = "uniform"
-    searchable = True
 
     def ppf(self, u: float) -> int | float:
         return _maybe_quantize(self.low + u * (self.high - self.low), self.q)
 
-    def grid_values(self) -> list[int | float]:
-        """``arange(low, high, q)``: ``high`` excluded and no rounding, exactly as W&B's grid."""
+    def grid_size(self) -> int:
+        """``len(np.arange(low, high, q))`` (W&B's grid: ``high`` excluded), computed without building it.
+
+        numpy's own rule: ``ceil((high - low) / q)``, at least 1 when the quotient underflows to 0.
+        """
         if self.q is None:
             raise TypeError("a continuous uniform has no grid values")
-        return [v.item() for v in np.arange(self.low, self.high, self.q)]
+        ratio = (self.high - self.low) / self.q
+        if not math.isfinite(ratio):
+            return 10**309  # (high - low) overflows a float: more points than any float count
+        return 1 if ratio == 0 and self.high != self.low else max(math.ceil(ratio), 0)
+
+    def grid_value(self, i: int) -> int | float:
+        """Item ``i`` of ``np.arange(low, high, q)`` exactly as numpy fills it, without building it.
+
+        numpy stores ``low`` and ``low + q``, then fills item ``i`` with ``low + i * delta`` where
+        ``delta`` is the difference of the first two (ints stay ints when all three are ints).
+        """
+        assert self.q is not None
+        if all(isinstance(x, int) for x in (self.low, self.high, self.q)):
+            return self.low + i * self.q
+        first, second = float(self.low), float(self.low + self.q)
+        if i < 2:
+            return (first, second)[i]
+        return first + float(i) * (second - first)
 
     def suggest(self, trial: OptunaTrial, name: str) -> int | float:
         return _maybe_quantize(trial.suggest_float(name, self.low, self.high), self.q)
@@ -175,8 +202,6 @@ class LogUniform:
     wandb_name: str = "log_uniform_values"
     note: str | None = None  # how legacy exponent bounds were read, for the plan
 
-    searchable = True
-
     def ppf(self, u: float) -> int | float:
         log_low, log_high = math.log(self.low), math.log(self.high)
         return _maybe_quantize(math.exp(log_low + u * (log_high - log_low)), self.q)
@@ -191,36 +216,22 @@ class LogUniform:
 
 @dataclass(frozen=True)
 class Normal(_SearchedThroughU):
-    """A float from N(mu, sigma); with ``q``, rounded to a multiple of ``q``."""
+    """A float from N(mu, sigma), or with ``log`` its ``exp`` (log_normal: mu and sigma are in log
+    space); with ``q``, rounded to a multiple of ``q``."""
 
     mu: float = 0.0
     sigma: float = 1.0
     q: int | float | None = None
     wandb_name: str = "normal"
-    searchable = True
+    log: bool = False
 
     def ppf(self, u: float) -> int | float:
-        return _maybe_quantize(self.mu + self.sigma * float(special.ndtri(_clip_u(u))), self.q)
+        x = self.mu + self.sigma * float(special.ndtri(_clip_u(u)))
+        return _maybe_quantize(math.exp(x) if self.log else x, self.q)
 
     def describe(self) -> str:
-        return f"{self.wandb_name} mu={_fmt(self.mu)}, sigma={_fmt(self.sigma)}{_q_text(self.q)}"
-
-
-@dataclass(frozen=True)
-class LogNormal(_SearchedThroughU):
-    """``exp`` of a float from N(mu, sigma): mu and sigma are in log space."""
-
-    mu: float = 0.0
-    sigma: float = 1.0
-    q: int | float | None = None
-    wandb_name: str = "log_normal"
-    searchable = True
-
-    def ppf(self, u: float) -> int | float:
-        return _maybe_quantize(math.exp(self.mu + self.sigma * float(special.ndtri(_clip_u(u)))), self.q)
-
-    def describe(self) -> str:
-        return f"{self.wandb_name} mu={_fmt(self.mu)}, sigma={_fmt(self.sigma)} (log space){_q_text(self.q)}"
+        space = " (log space)" if self.log else ""
+        return f"{self.wandb_name} mu={_fmt(self.mu)}, sigma={_fmt(self.sigma)}{space}{_q_text(self.q)}"
 
 
 @dataclass(frozen=True)
@@ -231,7 +242,6 @@ class Beta(_SearchedThroughU):
     b: float = 1.0
     q: int | float | None = None
     wandb_name: str = "beta"
-    searchable = True
 
     def ppf(self, u: float) -> int | float:
         return _maybe_quantize(float(special.betaincinv(self.a, self.b, _clip_u(u))), self.q)
@@ -240,7 +250,8 @@ class Beta(_SearchedThroughU):
         return f"{self.wandb_name} a={_fmt(self.a)}, b={_fmt(self.b)}{_q_text(self.q)}"
 
 
-Distribution = Constant | Categorical | WeightedCategorical | IntUniform | Uniform | LogUniform | Normal | LogNormal | Beta
+Distribution = Constant | Categorical | WeightedCategorical | IntUniform | Uniform | LogUniform | Normal | Beta
+
 
 def is_grid_axis(dist: Distribution) -> bool:
     """True when a grid sweep can enumerate this parameter."""

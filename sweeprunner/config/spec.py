@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sweeprunner.config.distributions import Constant, Distribution
+from sweeprunner.config.distributions import Distribution
 
 Method = Literal["grid", "random", "bayes"]
 Goal = Literal["minimize", "maximize"]
@@ -27,9 +27,6 @@ class ParamGroup:
                 yield from node.leaves((*prefix, name))
             else:
                 yield (*prefix, name), node
-
-    def searchable_leaves(self) -> list[tuple[LeafPath, Distribution]]:
-        return [(path, dist) for path, dist in self.leaves() if not isinstance(dist, Constant)]
 
 
 @dataclass(frozen=True)
@@ -84,6 +81,7 @@ class RunnerSettings:
     count: int | None = None
     seed: int = 0
     bayes_sampler: Literal["auto", "tpe", "gp", "random"] = "auto"
+    search_alg: Literal["default", "optuna", "hyperopt"] = "default"  # a Ray Tune searcher over to_tune_space
     storage: str | None = None
     max_failures: int = 2
     log_uniform_bounds: Literal["auto", "exponents"] = "auto"
@@ -111,11 +109,3 @@ class SweepSpec:
     warnings: tuple[str, ...] = ()
     source: str | None = None
     raw: Any = None  # the mapping it was parsed from (for best.yaml and plans)
-
-    def trial_count(self, grid_size: int | None = None) -> int:
-        """How many trials the sweep runs: the grid (capped by run_cap) or run_cap/count."""
-        if self.method == "grid":
-            assert grid_size is not None
-            return min(grid_size, self.run_cap) if self.run_cap else grid_size
-        limits = [n for n in (self.run_cap, self.runner.count) if n]
-        return min(limits)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweeprunner.compile.compiler import CompiledSweep, compile_sweep
+from sweeprunner.compile.compiler import CompiledSweep, compile_sweep, quiet_search_libraries
 from sweeprunner.config.parse import load_sweep, parse_sweep
 from sweeprunner.config.spec import SweepSpec
 from sweeprunner.errors import SweepConfigError
@@ -137,7 +137,7 @@ def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = N
     from sweeprunner.trainables import BUILTIN
     from sweeprunner.trial.adapters import make_trainable
     from sweeprunner.trial.failures import run_once
-    from sweeprunner.trial.preflight import check_trainable
+    from sweeprunner.trial.preflight import check_runnable
 
     if function is None and not (spec.runner.trainable or spec.program or spec.command):
         raise SweepConfigError.single(("sweeprunner", "trainable"), "nothing to run: set sweeprunner.trainable "
@@ -152,8 +152,8 @@ def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = N
                                timeout_s=spec.runner.trial_timeout_s)
     except ValueError as exc:
         raise SweepConfigError.single(("sweeprunner", "trainable"), str(exc)) from None
-    check_trainable(target if function is None else None, program=program, command=command,
-                    wandb_shim=spec.runner.wandb_shim, workdir=workdir)  # before Ray starts: what would fail in every trial
+    if function is None:
+        check_runnable(spec, workdir)  # before Ray starts: what would fail in every trial
     uses_gpu = spec.runner.resources.gpu > 0
     cpus = max(1, int(spec.runner.resources.cpu))
 
@@ -252,7 +252,7 @@ def _prepare(spec: SweepSpec, records_dir: str, quiet: bool, *, function: Callab
     extra = wandb_callbacks(spec)  # so is log_to_wandb without the wandb package
     serve_sweep_dir(records_dir)  # the searcher and scheduler Ray unpickles on resume read this directory
     if compiled is None:
-        compiled = compile_sweep(spec, experiment_dir=records_dir, until_stopped=True)
+        compiled = compile_sweep(spec, experiment_dir=records_dir)
     metric = spec.metric
     progress, recorder = driver_callbacks(records_dir, total=compiled.num_samples, quiet=quiet,
                                           metric=metric.name if metric else None, mode=metric.mode if metric else None)
@@ -325,6 +325,7 @@ def _fit(prepared: _Prepared, *, experiment_path: str, records_dir: str, options
 
     from sweeprunner.run.callbacks import RecordsUnwritable
 
+    quiet_search_libraries()  # process-wide logging belongs to the run entry, not to compiling
     compiled = prepared.compiled
     tuner: Tuner
     if restore and not _restorable(compiled, experiment_path, records_dir):
