@@ -149,9 +149,9 @@ def validate_in(project: Path, text: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(("trainable", "message"), [
     ("image_clasification", "sweeprunner.trainable: unknown trainable 'image_clasification' (did you mean "
                             "'image_classification'?)"),
-    ("mytrain:trian", "sweeprunner.trainable: trainable 'mytrain:trian': mytrain.py defines no 'trian' (did you mean "
+    ("mytrain:trian", "sweeprunner.trainable: trainable 'mytrain:trian': mytrain.py defines no function 'trian' (did you mean "
                       "'train'?)"),
-    ("bad:broken", "has a SyntaxError at line 1"),
+    ("bad:broken", "line 1: invalid syntax"),
     ("nosuch:train", "trainable 'nosuch:train': no module named 'nosuch'"),
     ("nope.py:train", "no file"),
 ])
@@ -176,7 +176,7 @@ def test_validate_finds_a_package_function_without_running_package_code(project)
         return [str(issue) for issue in runnable_problems(spec, project)]
 
     assert problems("pkg.mod:fit") == []  # pkg/__init__.py raises SystemExit: it was not run
-    assert "defines no 'fitt' (did you mean 'fit'?)" in "".join(problems("pkg.mod:fitt"))
+    assert "defines no function 'fitt' (did you mean 'fit'?)" in "".join(problems("pkg.mod:fitt"))
 
 
 def test_validate_reports_command_macros_and_missing_program_under_their_keys(project):

@@ -36,7 +36,7 @@ def test_builtin_names_and_module_function_load():
     [
         ("image_clasification", ["did you mean 'image_classification'"]),
         ("no.such.module:train", ["no module named 'no'"]),
-        ("sweeprunner.trainables.toy:trian", ["defines no 'trian'", "did you mean 'train'"]),
+        ("sweeprunner.trainables.toy:trian", ["defines no function 'trian'", "did you mean 'train'"]),
         ("sweeprunner.trainables.toy:", ["module:function"]),
     ],
 )

@@ -94,7 +94,7 @@ def _trainable_problems(name: str, workdir: Path, *, wandb_shim: bool) -> list[I
     names = defined_names(ast.parse(source.read_bytes(), filename=str(source)))
     if func in names or "*" in names:
         return []
-    return [Issue(_TRAINABLE, f"trainable {name!r}: {source.name} defines no {func!r}"
+    return [Issue(_TRAINABLE, f"trainable {name!r}: {source.name} defines no function {func!r}"
                               f"{did_you_mean(func, sorted(n for n in names if not n.startswith('_')))}")]
 
 
