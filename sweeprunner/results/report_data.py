@@ -69,8 +69,9 @@ def _spec_params(raw_config: dict[str, Any]) -> dict[str, Scale]:
     """Searched parameters in the config's order with their scale; {} when the config does not parse."""
     from sweeprunner.config.distributions import (
         Categorical,
-        LogNormal,
+        Constant,
         LogUniform,
+        Normal,
         WeightedCategorical,
     )
     from sweeprunner.config.parse import parse_sweep
@@ -81,8 +82,10 @@ def _spec_params(raw_config: dict[str, Any]) -> dict[str, Scale]:
     except (SweepConfigError, TypeError, ValueError):
         return {}
     scales: dict[str, Scale] = {}
-    for path, dist in spec.parameters.searchable_leaves():
-        if isinstance(dist, LogUniform | LogNormal):
+    for path, dist in spec.parameters.leaves():
+        if isinstance(dist, Constant):
+            continue
+        if isinstance(dist, LogUniform) or (isinstance(dist, Normal) and dist.log):
             scales[".".join(path)] = "log"
         elif isinstance(dist, Categorical | WeightedCategorical) and not all(_is_number(v) for v in dist.values):
             scales[".".join(path)] = "category"
