@@ -34,27 +34,35 @@ from bench.problems import METRIC, PROBLEMS, summarize
 
 #: method -> (bayes_sampler, concurrency, sampler override or None, label)
 METHODS: dict[str, tuple[str | None, int, str | None, str]] = {
-    "tpe": ("tpe", 4, None, "sweeprunner bayes (default: TPE multivariate, constant liar; 4 in flight)"),
+    "tpe": ("tpe", 4, None, "bayes_sampler: tpe (TPE multivariate, constant liar; 4 in flight)"),
     "random": (None, 1, None, "sweeprunner random"),
-    "gp": ("gp", 4, None, "sweeprunner bayes, bayes_sampler: gp (Optuna GPSampler; 4 in flight)"),
-    "tpe-s5": ("tpe", 4, "tpe-s5", "TPE as default but n_startup_trials=5 (4 in flight)"),
-    "tpe-seq": ("tpe", 1, None, "default TPE, 1 in flight (max_concurrent_trials: 1)"),
-    "gp-seq": ("gp", 1, None, "GPSampler, 1 in flight"),
-    "gp-s5": ("gp", 4, "gp-s5", "GPSampler with n_startup_trials=5 (4 in flight)"),
+    "gp": ("gp", 4, None, "sweeprunner bayes default (pending-aware GP, Sobol start-up of 5; 4 in flight)"),
+    "gp-c8": ("gp", 8, None, "sweeprunner bayes default, 8 in flight"),
+    "gp-c16": ("gp", 16, None, "sweeprunner bayes default, 16 in flight"),
+    "gp-seq": ("gp", 1, None, "sweeprunner bayes default, 1 in flight"),
+    "gp-plain": ("gp", 4, "gp-plain", "Optuna GPSampler as is (10 random start-up trials; 4 in flight)"),
+    "gp-plain-c8": ("gp", 8, "gp-plain", "Optuna GPSampler as is, 8 in flight"),
+    "gp-plain-c16": ("gp", 16, "gp-plain", "Optuna GPSampler as is, 16 in flight"),
+    "gp-s5-random": ("gp", 4, "gp-s5-random", "GPSampler, 5 random start-up trials (4 in flight)"),
+    "gp-sobol10": ("gp", 4, "gp-sobol10", "GPSampler, Sobol start-up of 10 (4 in flight)"),
+    "gp-sobol3": ("gp", 4, "gp-sobol3", "GPSampler, Sobol start-up of 3 (4 in flight)"),
+    "tpe-seq": ("tpe", 1, None, "TPE, 1 in flight (max_concurrent_trials: 1)"),
 }
-DEFAULT_METHODS = ["tpe", "random", "gp", "tpe-s5", "tpe-seq"]
+DEFAULT_METHODS = ["gp", "gp-c8", "gp-c16", "gp-plain", "random"]
 
 
-def _override_sampler(searcher: Any, name: str, seed: int) -> None:
+def _override_sampler(searcher: Any, name: str, seed: int, dims: int) -> None:
     import optuna
 
-    if name == "tpe-s5":
-        sampler = optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed, n_startup_trials=5)
-    elif name == "gp-s5":
-        sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=5)
-    else:
-        raise ValueError(name)
-    searcher.searcher._ot_study.sampler = sampler
+    from sweeprunner.compile.bayes import gp_sampler
+
+    samplers = {
+        "gp-plain": lambda: optuna.samplers.GPSampler(seed=seed),
+        "gp-s5-random": lambda: gp_sampler(seed, dims, startup=5, sobol=False),
+        "gp-sobol10": lambda: gp_sampler(seed, dims, startup=10),
+        "gp-sobol3": lambda: gp_sampler(seed, dims, startup=3),
+    }
+    searcher.searcher._ot_study.sampler = samplers[name]()
 
 
 def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
@@ -78,7 +86,8 @@ def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str
     spec = parse_sweep(problem.sweep_config("bayes", run_cap=budget, sweeprunner=runner))
     searcher = compile_sweep(spec).search_alg
     if override:
-        _override_sampler(searcher, override, seed)
+        dims = sum(1 for _, d in spec.parameters.leaves() if d.searchable)
+        _override_sampler(searcher, override, seed, dims)
     inflight: collections.deque = collections.deque()
     values: list[float] = []
     suggested, suggest_s = 0, 0.0

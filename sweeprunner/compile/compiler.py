@@ -127,17 +127,16 @@ def build_search_alg(spec: SweepSpec, points: list[dict[str, Any]] | None, num_s
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch
 
-    seed = spec.runner.seed
-    samplers = {
-        "tpe": lambda: optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed),
-        "gp": lambda: optuna.samplers.GPSampler(seed=seed),
-        "random": lambda: optuna.samplers.RandomSampler(seed=seed),
-    }
+    from sweeprunner.compile.bayes import make_sampler
+
+    leaves = list(spec.parameters.leaves())
+    dims = sum(1 for _, dist in leaves if not isinstance(dist, Constant))
+    sampler = make_sampler(bayes_sampler(spec, num_samples), spec.runner.seed, dims)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # Ray times the define-by-run call, which includes the sampler's own model fit (GP: ~0.1-1 s).
     warnings.filterwarnings("ignore", message="Define-by-run function passed in the `space` argument")
-    searcher = OptunaSearch(space=DefineByRunSpace(list(spec.parameters.leaves())), metric=spec.metric.name,
-                            mode=spec.metric.mode, sampler=samplers[bayes_sampler(spec, num_samples)]())
+    searcher = OptunaSearch(space=DefineByRunSpace(leaves), metric=spec.metric.name,
+                            mode=spec.metric.mode, sampler=sampler)
     limit = spec.runner.max_concurrent_trials or DEFAULT_BAYES_CONCURRENCY
     return ConcurrencyLimiter(searcher, max_concurrent=min(limit, num_samples))
 
