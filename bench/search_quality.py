@@ -62,7 +62,7 @@ def _override_sampler(searcher: Any, name: str, seed: int, dims: int) -> None:
         "gp-sobol10": lambda: gp_sampler(seed, dims, startup=10),
         "gp-sobol3": lambda: gp_sampler(seed, dims, startup=3),
     }
-    searcher.searcher._ot_study.sampler = samplers[name]()
+    searcher.searcher.searcher._ot_study.sampler = samplers[name]()
 
 
 def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
@@ -71,6 +71,7 @@ def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str
 
     torch.set_num_threads(1)
     quiet_warnings()
+    from sweeprunner.compile.bayes import suggest_now
     from sweeprunner.compile.compiler import compile_sweep
     from sweeprunner.compile.sampling import random_configs
     from sweeprunner.config.parse import parse_sweep
@@ -95,7 +96,7 @@ def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str
         while suggested < budget and len(inflight) < concurrency:
             trial_id = f"t{suggested}"
             s0 = time.perf_counter()
-            config = searcher.suggest(trial_id)
+            config = suggest_now(searcher, trial_id)
             suggest_s += time.perf_counter() - s0
             if config is None:
                 break

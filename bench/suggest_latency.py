@@ -33,6 +33,7 @@ def sweeprunner_latency(problem_name: str, sampler: str, ns: list[int], repeats:
     import optuna
     import torch
 
+    from sweeprunner.compile.bayes import suggest_now
     from sweeprunner.compile.compiler import compile_sweep
     from sweeprunner.config.parse import parse_sweep
 
@@ -42,13 +43,13 @@ def sweeprunner_latency(problem_name: str, sampler: str, ns: list[int], repeats:
     runner = {"seed": seed, "bayes_sampler": sampler, "max_concurrent_trials": inflight}
     spec = parse_sweep(problem.sweep_config("bayes", run_cap=10_000, sweeprunner=runner))
     searcher = compile_sweep(spec).search_alg
-    study = searcher.searcher._ot_study
+    study = searcher.searcher.searcher._ot_study
     real, filler = study.sampler, optuna.samplers.RandomSampler(seed=seed)
     done, rows = 0, []
 
     def step(tid: str) -> float:
         t0 = time.perf_counter()
-        config = searcher.suggest(tid)
+        config = suggest_now(searcher, tid)
         elapsed = time.perf_counter() - t0
         searcher.on_trial_complete(tid, {METRIC: float(problem.evaluate(config))})
         return elapsed
@@ -60,7 +61,7 @@ def sweeprunner_latency(problem_name: str, sampler: str, ns: list[int], repeats:
             done += 1
         pending = [f"p{n}-{k}" for k in range(inflight - 1)]
         for tid in pending:  # trials in flight while timing (random configs, never completed here)
-            searcher.suggest(tid)
+            suggest_now(searcher, tid)
         study.sampler = real
         load0 = load()
         times = []

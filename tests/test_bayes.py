@@ -7,11 +7,21 @@ through its Searcher API, as Tune's controller does, with a real objective.
 from __future__ import annotations
 
 import math
+import pickle
+import time
 
 import optuna
 import pytest
+from ray.tune.search import Searcher
 
-from sweeprunner.compile.bayes import SobolStartSampler, from_unit
+from sweeprunner.compile.bayes import (
+    BackgroundSuggester,
+    CappedGPSampler,
+    SobolStartSampler,
+    from_unit,
+    suggest_now,
+    training_subset,
+)
 from sweeprunner.compile.compiler import compile_sweep
 from sweeprunner.config.parse import parse_sweep
 
@@ -33,15 +43,16 @@ def run(searcher, n, start=0, objective=branin):
     """Suggest and complete ``n`` trials one at a time; returns the configs."""
     configs = []
     for i in range(start, start + n):
-        config = searcher.suggest(f"t{i}")
+        config = suggest_now(searcher, f"t{i}")
         searcher.on_trial_complete(f"t{i}", {"loss": objective(config)})
         configs.append(config)
     return configs
 
 
 def test_gp_default_is_optunas_gp_with_a_sobol_start_up():
-    inner = bayes().searcher
-    assert isinstance(inner._sampler, optuna.samplers.GPSampler)
+    assert isinstance(bayes().searcher, BackgroundSuggester)
+    inner = bayes().searcher.searcher
+    assert isinstance(inner._sampler, CappedGPSampler)
     assert isinstance(inner._sampler._independent_sampler, SobolStartSampler)
 
 
@@ -57,8 +68,8 @@ def test_suggestions_made_with_a_trial_in_flight_differ():
     """Pending-aware: a second suggestion while the first is running does not repeat it."""
     searcher = bayes(seed=3, max_concurrent_trials=4)
     run(searcher, 8)
-    first = searcher.suggest("p0")
-    second = searcher.suggest("p1")  # p0 still in flight
+    first = suggest_now(searcher, "p0")
+    second = suggest_now(searcher, "p1")  # p0 still in flight
     distance = math.hypot((first["x1"] - second["x1"]) / 15, (first["x2"] - second["x2"]) / 15)
     assert distance > 0.05, (first, second)
     # both are model-guided: in the box and not the start-up's Sobol points
@@ -127,3 +138,62 @@ def test_every_wandb_distribution_through_the_gp():
 ])
 def test_from_unit_maps_evenly_in_each_scale(dist, u, expected):
     assert from_unit(u, dist) == pytest.approx(expected)
+
+
+def test_training_subset_keeps_the_best_half_and_the_most_recent():
+    study = optuna.create_study(direction="minimize")
+    for i in range(10):
+        study.add_trial(optuna.create_trial(params={"x": i}, distributions={
+            "x": optuna.distributions.IntDistribution(0, 9)}, value=float([5, 1, 7, 0, 9, 8, 6, 4, 3, 2][i])))
+    trials = study.trials
+    kept = training_subset(trials, study.direction, 4)
+    assert [t.number for t in kept] == [1, 3, 8, 9]  # values 1 and 0 (best), then trials 9 and 8 (latest)
+    assert training_subset(trials, study.direction, 10) == trials
+
+
+def test_the_gp_trains_on_at_most_max_points():
+    searcher = bayes(seed=2, run_cap=40)
+    sampler = searcher.searcher.searcher._sampler
+    sampler.max_points = 8
+    run(searcher, 14)
+    assert sampler._gprs_cache_list[0]._X_train.shape[0] == 8
+
+
+class SlowSearcher(Searcher):
+    """A real compiled searcher behind a fixed delay: a GP fit as slow as a loaded machine makes it."""
+
+    def __init__(self, inner, delay):
+        super().__init__(metric="loss", mode="min")
+        self.inner, self.delay, self.completed = inner, delay, []
+
+    def suggest(self, trial_id):
+        time.sleep(self.delay)
+        return self.inner.suggest(trial_id)
+
+    def on_trial_complete(self, trial_id, result=None, error=False):
+        self.completed.append(trial_id)
+        self.inner.on_trial_complete(trial_id, result=result, error=error)
+
+
+def test_a_slow_suggestion_does_not_hold_up_the_driver():
+    slow = SlowSearcher(bayes(seed=4).searcher.searcher, delay=0.6)
+    searcher = BackgroundSuggester(slow)
+    t0 = time.perf_counter()
+    assert searcher.suggest("ray-a") is None  # Tune's "ask again later", answered at once
+    assert time.perf_counter() - t0 < 0.4
+    config = suggest_now(searcher, "ray-b")  # handed out under the id Tune asks with
+    searcher.suggest("ray-c")  # the next one starts computing ...
+    t1 = time.perf_counter()
+    searcher.on_trial_complete("ray-b", {"loss": branin(config)})  # ... and a result goes through meanwhile
+    assert time.perf_counter() - t1 < 0.3
+    assert slow.completed == ["s0"]
+    searcher.on_trial_complete("never-suggested", {"loss": 1.0})  # ids it never handed out are ignored
+    assert suggest_now(searcher, "ray-d") is not None
+
+
+def test_background_suggester_pickles_with_its_outstanding_suggestion():
+    searcher = bayes(seed=6).searcher
+    run(searcher, 3)
+    searcher.suggest("busy")  # may still be computing
+    copy = pickle.loads(pickle.dumps(searcher))
+    assert suggest_now(copy, "next") == suggest_now(searcher, "next")

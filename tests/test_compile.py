@@ -6,6 +6,7 @@ import pytest
 from ray.tune.schedulers import AsyncHyperBandScheduler, HyperBandScheduler, MedianStoppingRule
 from ray.tune.search import ConcurrencyLimiter
 
+from sweeprunner.compile.bayes import suggest_now
 from sweeprunner.compile.compiler import compile_sweep
 from sweeprunner.compile.schedulers import TargetStopper, WandbHyperbandScheduler
 from sweeprunner.compile.searchers import PlannedSearcher
@@ -28,7 +29,7 @@ def test_bayes_suggests_real_values_for_distributions_optuna_lacks():
                                "kind": {"values": [{"name": "adam"}, [1, 2]]}}},
         "const": {"value": 7}}, run_cap=20, sweeprunner={"max_concurrent_trials": 20}))
     assert isinstance(compiled.search_alg, ConcurrencyLimiter)
-    configs = [compiled.search_alg.suggest(f"t{i}") for i in range(12)]
+    configs = [suggest_now(compiled.search_alg, f"t{i}") for i in range(12)]
     for config in configs:
         assert 40 < config["n"] < 160  # a real N(100, 10) draw, not the u behind it
         assert 0 <= config["b"] <= 1 and abs(config["b"] * 10 - round(config["b"] * 10)) < 1e-9
@@ -82,9 +83,9 @@ def test_random_needs_a_budget():
 def test_auto_bayes_sampler_is_gp_up_to_200_trials_then_tpe():
     import optuna
 
-    small = compile_sweep(spec(method="bayes", run_cap=50)).search_alg.searcher
-    large = compile_sweep(spec(method="bayes", run_cap=500)).search_alg.searcher
-    forced = compile_sweep(spec(method="bayes", run_cap=50, sweeprunner={"bayes_sampler": "tpe"})).search_alg.searcher
+    small = compile_sweep(spec(method="bayes", run_cap=50)).search_alg.searcher.searcher
+    large = compile_sweep(spec(method="bayes", run_cap=500)).search_alg.searcher.searcher
+    forced = compile_sweep(spec(method="bayes", run_cap=50, sweeprunner={"bayes_sampler": "tpe"})).search_alg.searcher.searcher
     assert isinstance(small._sampler, optuna.samplers.GPSampler)
     assert isinstance(large._sampler, optuna.samplers.TPESampler)
     assert isinstance(forced._sampler, optuna.samplers.TPESampler)

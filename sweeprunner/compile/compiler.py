@@ -3,7 +3,7 @@
 | sweep | Ray Tune |
 |---|---|
 | grid / random | :class:`PlannedSearcher` over the configs ``sampling.py`` plans |
-| bayes | ``ConcurrencyLimiter(OptunaSearch(<define-by-run space>, sampler))`` |
+| bayes | ``ConcurrencyLimiter(BackgroundSuggester(OptunaSearch(<define-by-run space>, sampler)))`` (compile/bayes.py) |
 | early_terminate hyperband | :class:`WandbHyperbandScheduler` (W&B's rule, stop only) |
 | early_terminate asha / sync_hyperband / median | ``AsyncHyperBandScheduler`` / ``HyperBandScheduler`` / ``MedianStoppingRule`` |
 | metric.target | :class:`TargetStopper` |
@@ -127,7 +127,7 @@ def build_search_alg(spec: SweepSpec, points: list[dict[str, Any]] | None, num_s
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch
 
-    from sweeprunner.compile.bayes import make_sampler
+    from sweeprunner.compile.bayes import BackgroundSuggester, make_sampler
 
     leaves = list(spec.parameters.leaves())
     dims = sum(1 for _, dist in leaves if not isinstance(dist, Constant))
@@ -138,7 +138,8 @@ def build_search_alg(spec: SweepSpec, points: list[dict[str, Any]] | None, num_s
     searcher = OptunaSearch(space=DefineByRunSpace(leaves), metric=spec.metric.name,
                             mode=spec.metric.mode, sampler=sampler)
     limit = spec.runner.max_concurrent_trials or DEFAULT_BAYES_CONCURRENCY
-    return ConcurrencyLimiter(searcher, max_concurrent=min(limit, num_samples))
+    # the GP fits in a worker thread: Tune's event loop keeps handling results meanwhile
+    return ConcurrencyLimiter(BackgroundSuggester(searcher), max_concurrent=min(limit, num_samples))
 
 
 def build_scheduler(spec: SweepSpec, experiment_dir: str | None = None) -> Any:
