@@ -25,7 +25,7 @@ import json
 import math
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 from common import RESULTS, load, now, quiet_warnings, table, write_json  # noqa: I001  (sets sys.path)
@@ -110,6 +110,19 @@ def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str
             "suggest_ms": 1000 * suggest_s / budget}
 
 
+def _read_loops(path: str) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """Loops already run (``--loops`` JSON lines), by (problem, method, seed)."""
+    if not os.path.exists(path):
+        return {}
+    loops = {}
+    with open(path) as fh:
+        for line in fh:
+            if line.strip():
+                loop = json.loads(line)
+                loops[(loop["problem"], loop["method"], loop["seed"])] = loop
+    return loops
+
+
 def _row(problem: str, method: str, budget: int, loops: list[dict[str, Any]], label: str) -> dict[str, Any]:
     best = [min(loop["values"][:budget]) for loop in loops]
     return {"problem": problem, "method": method, "label": label, "budget": budget,
@@ -151,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wandb-json", default=str(RESULTS / "wandb.json"))
     ap.add_argument("--no-wandb", action="store_true")
     ap.add_argument("--out", default="search_quality")
+    ap.add_argument("--loops", help="JSON-lines file: finished loops are appended to it and not run again")
+    ap.add_argument("--no-run", action="store_true", help="only summarise the loops already in --loops")
     ap.add_argument("--merge", action="store_true",
                     help="add these methods' rows to an existing bench/results/<out>.json instead of replacing it")
     args = ap.parse_args(argv)
@@ -158,18 +173,29 @@ def main(argv: list[str] | None = None) -> int:
     load_start, t0 = load(), time.perf_counter()
     budget = max(args.budgets)
     jobs = []
-    for problem in args.problems:
-        for method in args.methods:
-            n = args.gp_seeds if (args.gp_seeds and method.startswith("gp")) else args.seeds
-            jobs += [(problem, method, seed, budget) for seed in range(n)]
+    for seed in range(args.seeds):  # seed-major: a stopped run has every method on the same seeds
+        for problem in args.problems:
+            for method in args.methods:
+                if not (args.gp_seeds and method.startswith("gp") and seed >= args.gp_seeds):
+                    jobs.append((problem, method, seed, budget))
     loops: dict[tuple[str, str], list[dict[str, Any]]] = collections.defaultdict(list)
+    done = _read_loops(args.loops) if args.loops else {}
+    todo = [job for job in jobs if job[:3] not in done] if not args.no_run else []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for job, res in zip(jobs, pool.map(run_loop, *zip(*jobs, strict=True), chunksize=1), strict=True):
-            loops[job[:2]].append(res)
+        futures = {pool.submit(run_loop, *job): job for job in todo}
+        for future in as_completed(futures):
+            job, res = futures[future], future.result()
+            done[job[:3]] = res
+            if args.loops:  # each finished loop is kept at once: a long run can be stopped and resumed
+                with open(args.loops, "a") as fh:
+                    fh.write(json.dumps({"problem": job[0], "method": job[1], "budget": job[3], **res}) + "\n")
+    for job in jobs:
+        if job[:3] in done:  # with --no-run, only the loops that ran
+            loops[job[:2]].append(done[job[:3]])
     rows = []
     for problem in args.problems:
         for method in args.methods:
-            for b in args.budgets:
+            for b in args.budgets if loops[(problem, method)] else []:
                 rows.append(_row(problem, method, b, loops[(problem, method)], METHODS[method][3]))
     if not args.no_wandb:
         rows += wandb_rows(args.wandb_json, args.problems, args.budgets)

@@ -7,7 +7,8 @@ RandomSampler while filling (so filling 500 trials is quick); at n = 50, 200, 50
 is put back and ``--repeats`` suggestions are timed (each completed before the next, so n grows by
 one per timed suggestion). ``--inflight K`` (default 4, the runner's bayes default) keeps K-1 other
 trials running while timing, as a sweep with K trials in flight does (the GP then optimises qLogEI
-over them, which costs more than plain LogEI). Median (p50) and p95 are reported. W&B: ``sweeps.next_run`` (bayes) through the oracle with n random
+over them, which costs more than plain LogEI). Median (p50) and p95 wall times are reported, and the
+median process CPU time per suggestion (torch on 1 thread), which a loaded machine inflates less. W&B: ``sweeps.next_run`` (bayes) through the oracle with n random
 finished runs, timed inside the oracle venv's process (the bridge's ``op_bayes_next``; a first
 warm-up call is dropped).
 
@@ -47,10 +48,13 @@ def sweeprunner_latency(problem_name: str, sampler: str, ns: list[int], repeats:
     real, filler = study.sampler, optuna.samplers.RandomSampler(seed=seed)
     done, rows = 0, []
 
+    cpu: list[float] = []
+
     def step(tid: str) -> float:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         config = suggest_now(searcher, tid)
         elapsed = time.perf_counter() - t0
+        cpu.append(time.process_time() - c0)
         searcher.on_trial_complete(tid, {METRIC: float(problem.evaluate(config))})
         return elapsed
 
@@ -65,6 +69,7 @@ def sweeprunner_latency(problem_name: str, sampler: str, ns: list[int], repeats:
         study.sampler = real
         load0 = load()
         times = []
+        cpu.clear()
         for _ in range(repeats):
             times.append(step(f"t{done}"))
             done += 1
@@ -72,9 +77,14 @@ def sweeprunner_latency(problem_name: str, sampler: str, ns: list[int], repeats:
         for tid in pending:
             searcher.on_trial_complete(tid, None, error=True)
         rows.append({"engine": "sweeprunner", "sampler": sampler, "problem": problem_name, "n": n,
-                     "inflight": inflight, **_stats(times), "repeats": repeats, "load": load0})
+                     "inflight": inflight, **_stats(times), "cpu_ms_median": 1000 * statistics.median(cpu),
+                     "repeats": repeats, "load": load0})
         print(rows[-1], flush=True)
     return rows
+
+
+def _ms(x: float | None) -> str:
+    return "" if x is None else f"{x:.1f}"
 
 
 def _stats(times: list[float]) -> dict[str, float]:
@@ -155,9 +165,10 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
         if not args.no_wandb:
             rows += wandb_latency(problem, args.ns, args.repeats)
-    print(table(["engine", "sampler", "problem", "n completed", "in flight", "p50 ms", "p95 ms", "max", "load 1m"],
+    print(table(["engine", "sampler", "problem", "n completed", "in flight", "p50 ms", "p95 ms", "max", "CPU ms p50",
+                 "load 1m"],
                 [[r["engine"], r["sampler"], r["problem"], r["n"], r["inflight"], f"{r['ms_median']:.1f}",
-                  f"{r['ms_p95']:.1f}", f"{r['ms_max']:.1f}", r["load"][0]] for r in rows]))
+                  f"{r['ms_p95']:.1f}", f"{r['ms_max']:.1f}", _ms(r.get("cpu_ms_median")), r["load"][0]] for r in rows]))
     wall = time.perf_counter() - t0
     print(f"wall {wall:.0f}s, load {load_start} -> {load()}")
     write_json(args.out, {"load_at_start": load_start, "wall_s": wall, "rows": rows, "greenlet": has_greenlet})

@@ -37,8 +37,11 @@ def test_bayes_suggests_real_values_for_distributions_optuna_lacks():
         assert 1e-5 <= config["opt"]["lr"] <= 1e-1 and config["opt"]["kind"] in ({"name": "adam"}, [1, 2])
 
 
-def test_bayes_concurrency_limit_defaults_to_4():
-    assert compile_sweep(spec(method="bayes")).search_alg.max_concurrent == 4
+def test_bayes_fills_the_cluster_unless_max_concurrent_trials_caps_it():
+    """The batch-aware GP runs as many trials as the cluster fits (the limiter only caps at the budget)."""
+    assert compile_sweep(spec(method="bayes", run_cap=30)).search_alg.max_concurrent == 30
+    capped = compile_sweep(spec(method="bayes", run_cap=30, sweeprunner={"max_concurrent_trials": 3}))
+    assert capped.search_alg.max_concurrent == 3
 
 
 def test_grid_and_random_replay_planned_points_then_finish():

@@ -21,8 +21,11 @@ from sweeprunner.config.distributions import Constant, Distribution
 from sweeprunner.config.spec import LeafPath, SweepSpec
 from sweeprunner.errors import SweepConfigError
 
-#: Default cap on concurrently running bayes trials (each suggestion should see earlier results).
-DEFAULT_BAYES_CONCURRENCY = 4
+#: Default cap on concurrently running bayes trials: none, the cluster is filled (one trial per free
+#: slot, like one W&B agent per GPU). The GP is batch-aware (qLogEI over the trials in flight), so
+#: parallel suggestions spread out; ``max_concurrent_trials`` still caps it. Trade-off measured in
+#: docs/benchmarks.md (fewer trials in flight find better values within a small budget).
+DEFAULT_BAYES_CONCURRENCY: int | None = None
 #: ``max_t`` for ASHA when the sweep gives no max_iter: large enough never to cut a trial short.
 UNBOUNDED_REPORTS = 10**6
 
@@ -137,7 +140,7 @@ def build_search_alg(spec: SweepSpec, points: list[dict[str, Any]] | None, num_s
     warnings.filterwarnings("ignore", message="Define-by-run function passed in the `space` argument")
     searcher = OptunaSearch(space=DefineByRunSpace(leaves), metric=spec.metric.name,
                             mode=spec.metric.mode, sampler=sampler)
-    limit = spec.runner.max_concurrent_trials or DEFAULT_BAYES_CONCURRENCY
+    limit = spec.runner.max_concurrent_trials or DEFAULT_BAYES_CONCURRENCY or num_samples
     # the GP fits in a worker thread: Tune's event loop keeps handling results meanwhile
     return ConcurrencyLimiter(BackgroundSuggester(searcher), max_concurrent=min(limit, num_samples))
 

@@ -14,7 +14,7 @@ from sweeprunner.config.spec import SweepSpec
 
 SAMPLERS = {
     "tpe": "Optuna TPESampler(multivariate, constant_liar)",
-    "gp": "Optuna GPSampler",
+    "gp": "Optuna GPSampler (pending-aware, Sobol start-up, <= 100 training points)",
     "random": "Optuna RandomSampler",
 }
 
@@ -28,7 +28,8 @@ def _budget_source(spec: SweepSpec) -> str:
 
 def _search(spec: SweepSpec, trials: int) -> dict[str, Any]:
     if spec.method == "bayes":
-        limit = min(spec.runner.max_concurrent_trials or DEFAULT_BAYES_CONCURRENCY, trials)
+        cap = spec.runner.max_concurrent_trials or DEFAULT_BAYES_CONCURRENCY
+        limit = min(cap, trials) if cap else None  # None: fill the cluster
         sampler = bayes_sampler(spec, trials)
         auto = " (auto)" if spec.runner.bayes_sampler == "auto" else ""
         return {"searcher": f"OptunaSearch with {SAMPLERS[sampler]}{auto}", "sampler": sampler, "seed": spec.runner.seed,
@@ -108,7 +109,8 @@ def render_plan(plan: dict[str, Any]) -> str:
     gpu = f", {res['gpu']:g} GPU" if res["gpu"] else ", no GPU"
     acc = f" ({res['accelerator_type']})" if res["accelerator_type"] else ""
     lines.append(f"resources   {res['cpu']:g} CPU{gpu}{acc} per trial; concurrency: {plan['concurrency']}"
-                 + (f"; bayes at most {plan['search']['max_concurrent']} at once" if plan["method"] == "bayes" else ""))
+                 + (f"; bayes at most {plan['search']['max_concurrent']} at once"
+                    if plan["method"] == "bayes" and plan["search"]["max_concurrent"] else ""))
     lines.append(f"retries     {plan['max_failures']} per trial, from its latest checkpoint")
     lines += [f"warning     {w}" for w in plan["warnings"]]
     return "\n".join(lines)
