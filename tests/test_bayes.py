@@ -191,6 +191,20 @@ def test_a_slow_suggestion_does_not_hold_up_the_driver():
     assert suggest_now(searcher, "ray-d") is not None
 
 
+def test_tune_style_checkpoint_keeps_the_outstanding_suggestion(tmp_path):
+    """Tune saves wrappers with get_state/set_state and the base searcher with save_to_dir/restore_from_dir."""
+    searcher = bayes(seed=8).searcher
+    run(searcher, 6)
+    searcher.suggest("busy")  # a GP suggestion, possibly still computing
+    state = searcher.get_state()
+    searcher.searcher.save_to_dir(str(tmp_path))
+    restored = bayes(seed=8).searcher
+    restored.set_state(state)
+    restored.searcher.restore_from_dir(str(tmp_path))
+    assert suggest_now(restored, "next") == suggest_now(searcher, "next")
+    assert suggest_now(restored, "after") == suggest_now(searcher, "after")
+
+
 def test_background_suggester_pickles_with_its_outstanding_suggestion():
     searcher = bayes(seed=6).searcher
     run(searcher, 3)

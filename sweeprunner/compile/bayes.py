@@ -229,6 +229,19 @@ class BackgroundSuggester(Searcher):
         inner_id, future = self._pending
         return inner_id, future.result()
 
+    # Tune saves a wrapper (anything with ``.searcher``) through get_state/set_state and the base
+    # searcher through its own save_to_dir, right after: settling here keeps the two consistent.
+    def get_state(self) -> dict:
+        return {"alias": dict(self._alias), "count": self._count, "ready": self._settle()}
+
+    def set_state(self, state: dict) -> None:
+        self._alias, self._count = dict(state["alias"]), state["count"]
+        self._pending = None
+        if state["ready"] is not None:
+            future: Future = Future()
+            future.set_result(state["ready"][1])
+            self._pending = (state["ready"][0], future)
+
     def save(self, checkpoint_path: str) -> None:
         ready = self._settle()
         tmp = f"{checkpoint_path}.inner"
@@ -249,12 +262,7 @@ class BackgroundSuggester(Searcher):
             self.searcher.restore(tmp)
         finally:
             os.remove(tmp)
-        self._alias, self._count = state["alias"], state["count"]
-        self._pending = None
-        if state["ready"] is not None:
-            future: Future = Future()
-            future.set_result(state["ready"][1])
-            self._pending = (state["ready"][0], future)
+        self.set_state(state)
 
     def __getstate__(self) -> dict:
         ready = self._settle()
