@@ -34,7 +34,10 @@ def _version(dist: str) -> str:
 
 
 def _sweeps_version() -> str:
-    py = REPO / ".venv-wandb" / "bin" / "python"
+    # honours $SWEEPRUNNER_WANDB_PYTHON (a worktree has no .venv-wandb)
+    from tests.oracle import python_path
+
+    py = python_path()
     if not py.exists():
         return "not installed (.venv-wandb missing)"
     out = subprocess.run([str(py), "-c", "import importlib.metadata as m; print(m.version('sweeps'))"],
