@@ -179,6 +179,17 @@ def batch_search() -> str:
                     body.append([problem, budget, inflight, cell(ours), cell(plain), cell(theirs), ahead])
     out += [table(["problem", "trials", "in flight", "sweeprunner gp (default)", "Optuna GPSampler as is",
                    "W&B engine, same in flight", "sweeprunner ahead?"], body), ""]
+    candidates = [m for m in sq["methods"] if m not in BATCH_METHODS or m == "gp"]
+    c_body = []
+    for budget in sorted({r["budget"] for r in sq["rows"]}):
+        row = [budget]
+        for problem in PROBLEMS:
+            cells = {m: next((r for r in sq["rows"] if (r["problem"], r["method"], r["budget"]) == (problem, m, budget)),
+                             None) for m in candidates}
+            row += [" / ".join(f"`{m}` {cell(c)}" for m, c in cells.items() if c)]
+        c_body.append(row)
+    out += ["Candidates at 4 in flight (the choice of the start-up design and length):", "",
+            table(["trials", *PROBLEMS], c_body), ""]
     labels = {m: sq["methods"][m] for m in sq["methods"]}
     out += [f"* `{m}`: {label}" for m, label in labels.items()] + [""]
     return "\n".join(out)
