@@ -211,3 +211,51 @@ def test_background_suggester_pickles_with_its_outstanding_suggestion():
     searcher.suggest("busy")  # may still be computing
     copy = pickle.loads(pickle.dumps(searcher))
     assert suggest_now(copy, "next") == suggest_now(searcher, "next")
+
+
+BAYES_KILL_CONFIG = """
+name: bayes-kill-and-resume
+method: bayes
+run_cap: 8
+metric: {name: loss, goal: minimize}
+parameters:
+  lr: {distribution: log_uniform_values, min: 1e-5, max: 1.0}
+  epochs: {value: 3}
+  sleep: {value: 0.5}
+sweeprunner: {trainable: toy, seed: 3, max_concurrent_trials: 2}
+"""
+
+
+@pytest.mark.slow
+def test_bayes_sweep_killed_then_resumed_runs_its_budget_once(tmp_path):
+    """The GP searcher (behind BackgroundSuggester) is checkpointed by Tune and restored by `resume`."""
+    import os
+    import signal
+
+    import pandas as pd
+
+    from tests import test_resume as tr
+
+    config = tmp_path / "sweep.yaml"
+    config.write_text(BAYES_KILL_CONFIG)
+    sweep_dir = tmp_path / "out"
+    driver = tr.subprocess.Popen([tr.sys.executable, "-m", "sweeprunner", "run", str(config), "--storage",
+                                  str(sweep_dir), "--num-cpus", "2", "--quiet"], cwd=tr.REPO, env=tr.ENV,
+                                 start_new_session=True, text=True, stdout=tr.subprocess.PIPE,
+                                 stderr=tr.subprocess.STDOUT)
+    try:
+        tr.wait_for_outcomes(sweep_dir, driver, 3)
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        time.sleep(2)
+        try:
+            os.killpg(driver.pid, signal.SIGKILL)  # what the killed driver left behind (only ours)
+        except ProcessLookupError:
+            pass
+    assert list(sweep_dir.glob("**/searcher-state-*.pkl")), "Tune saved no searcher state"
+    resumed = tr.resume(sweep_dir)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    table = pd.read_csv(sweep_dir / "results.csv")
+    assert len(table) == 8 and set(table["status"]) <= {"finished", "stopped"}
+    assert table["config.lr"].nunique() == 8  # no config handed out twice across the kill
