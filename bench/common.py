@@ -65,7 +65,7 @@ def write_json(name: str, payload: dict[str, Any]) -> Path:
     payload = {"date": now(), "load_at_end": load(), "machine": machine(), **payload}
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=1, default=str))
-    print(f"wrote {path.relative_to(REPO)}")
+    print(f"wrote {path}")
     return path
 
 
@@ -74,3 +74,4 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(out)
+

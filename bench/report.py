@@ -34,7 +34,10 @@ def _version(dist: str) -> str:
 
 
 def _sweeps_version() -> str:
-    py = REPO / ".venv-wandb" / "bin" / "python"
+    # honours $SWEEPRUNNER_WANDB_PYTHON (a worktree has no .venv-wandb)
+    from tests.oracle import python_path
+
+    py = python_path()
     if not py.exists():
         return "not installed (.venv-wandb missing)"
     out = subprocess.run([str(py), "-c", "import importlib.metadata as m; print(m.version('sweeps'))"],
@@ -134,6 +137,78 @@ def search_quality() -> str:
             out += [f"Published anchor (wandb/sweeps PR #118, 25 trials, 16 reps): Ax {ax}, W&B bayes {wb}.", ""]
     out += ["### Targets", "", *targets(rows), ""]
     out += ["### Choosing the default bayes sampler", "", *sampler_choice(rows, methods), ""]
+    return "\n".join(out)
+
+
+#: issue 13's goals at 25 trials with 4 in flight (mixed: at or below W&B sequential)
+BATCH_GOALS_25 = {"branin": 0.50, "hartmann6": -2.6}
+BATCH_GOALS_50 = {"branin": 0.3981, "hartmann6": -3.2}
+#: sweeprunner method -> trials in flight (bench/search_quality.py METHODS)
+BATCH_METHODS = {"gp-seq": 1, "gp": 4, "gp-c8": 8, "gp-c16": 16}
+
+
+def batch_search() -> str:
+    """Batch-aware bayes vs W&B's engine at the same parallelism (issue 13)."""
+    sq, wb, wseq = _load("search_batch"), _load("wandb_parallel"), _load("wandb")
+    if not sq:
+        return ""
+    out = ["## 1b. Batch-aware bayes: sweeprunner vs W&B with trials in flight", "",
+           f"`bench/search_quality.py --out search_batch`, measured {sq['date']} ({_loadstr(sq)}), and "
+           "`bench/wandb_baseline.py --concurrency 4 8 16` (W&B's engine as parallel agents run it: every suggestion "
+           "sees the runs in flight as running, no metric; the oldest finishes first)"
+           + (f", measured {wb['date']}" if wb and wb.get("date") else "") + ". Both sides complete the oldest "
+           "trial first and keep N suggestions in flight. Mean best value over seeds ± standard error (seeds in "
+           "brackets; fewer than 16 where the shared machine's load cut the run short). Minimise.", ""]
+    w_rows = (wb or {}).get("rows", []) + [r for r in (wseq or {}).get("rows", []) if r["method"] == "bayes"]
+
+    def cell(r: dict[str, Any] | None) -> str:
+        return "" if r is None else f"{f(r['best_mean'])} ± {f(r['best_se'])} ({r['n']})"
+
+    body = []
+    for problem in PROBLEMS:
+        for budget in sorted({r["budget"] for r in sq["rows"]}):
+            for method, inflight in BATCH_METHODS.items():
+                ours = next((r for r in sq["rows"] if (r["problem"], r["method"], r["budget"]) == (problem, method, budget)), None)
+                w_method = "bayes" if inflight == 1 else f"bayes-c{inflight}"
+                theirs = next((r for r in w_rows if (r["problem"], r["method"], r["budget"]) == (problem, w_method, budget)),
+                              None)
+                plain = next((r for r in sq["rows"] if (r["problem"], r["budget"]) == (problem, budget)
+                              and r["method"] == ("gp-plain" if inflight == 4 else f"gp-plain-c{inflight}")), None)
+                if ours or theirs:
+                    ahead = "" if not (ours and theirs) else ("yes" if ours["best_mean"] <= theirs["best_mean"] else "**no**")
+                    body.append([problem, budget, inflight, cell(ours), cell(plain), cell(theirs), ahead])
+    out += [table(["problem", "trials", "in flight", "sweeprunner gp (default)", "Optuna GPSampler as is",
+                   "W&B engine, same in flight", "sweeprunner ahead?"], body), ""]
+    candidates = [m for m in sq["methods"] if m not in BATCH_METHODS or m == "gp"]
+    c_body = []
+    for budget in sorted({r["budget"] for r in sq["rows"]}):
+        row = [budget]
+        for problem in PROBLEMS:
+            cells = {m: next((r for r in sq["rows"] if (r["problem"], r["method"], r["budget"]) == (problem, m, budget)),
+                             None) for m in candidates}
+            row += [" / ".join(f"`{m}` {cell(c)}" for m, c in cells.items() if c)]
+        c_body.append(row)
+    out += ["Candidates at 4 in flight (the choice of the start-up design and length):", "",
+            table(["trials", *PROBLEMS], c_body), ""]
+    labels = {m: sq["methods"][m] for m in sq["methods"]}
+    out += [f"* `{m}`: {label}" for m, label in labels.items()] + [""]
+    return "\n".join(out)
+
+
+def batch_latency() -> str:
+    lat = _load("suggest_latency_batch")
+    if not lat:
+        return ""
+    out = ["## 4b. GP suggestion latency with trials in flight", "",
+           f"`bench/suggest_latency.py --inflight 4`, measured {lat['date']} ({_loadstr(lat)}). One suggestion of the "
+           "compiled default bayes searcher after n completed trials with 3 other trials in flight (so the GP "
+           "optimises qLogEI over them), wall p50/p95 and process CPU time. Target: p50 <= 200 ms at n = 200 on the "
+           "6-parameter mixed space.", "",
+           table(["sampler", "problem", "n completed", "in flight", "p50 ms", "p95 ms", "max ms", "CPU ms p50", "repeats",
+                  "load 1m"],
+                 [[r["sampler"], r["problem"], r["n"], r.get("inflight", 1), f(r["ms_median"], 1), f(r.get("ms_p95"), 1),
+                   f(r["ms_max"], 1), f(r.get("cpu_ms_median"), 1), r["repeats"], r["load"][0]] for r in lat["rows"]]),
+           ""]
     return "\n".join(out)
 
 
@@ -329,7 +404,8 @@ def notes() -> str:
 
 
 def main() -> int:
-    parts = [header(), notes(), search_quality(), early_termination(), overhead(), latency(), gpu()]
+    parts = [header(), notes(), batch_search(), search_quality(), early_termination(), overhead(), latency(),
+             batch_latency(), gpu()]
     DOC.write_text("\n".join(p.rstrip() + "\n" for p in parts if p))
     print(f"wrote {DOC.relative_to(REPO)}")
     return 0

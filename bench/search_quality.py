@@ -25,7 +25,7 @@ import json
 import math
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 from common import RESULTS, load, now, quiet_warnings, table, write_json  # noqa: I001  (sets sys.path)
@@ -34,27 +34,35 @@ from bench.problems import METRIC, PROBLEMS, summarize
 
 #: method -> (bayes_sampler, concurrency, sampler override or None, label)
 METHODS: dict[str, tuple[str | None, int, str | None, str]] = {
-    "tpe": ("tpe", 4, None, "sweeprunner bayes (default: TPE multivariate, constant liar; 4 in flight)"),
+    "tpe": ("tpe", 4, None, "bayes_sampler: tpe (TPE multivariate, constant liar; 4 in flight)"),
     "random": (None, 1, None, "sweeprunner random"),
-    "gp": ("gp", 4, None, "sweeprunner bayes, bayes_sampler: gp (Optuna GPSampler; 4 in flight)"),
-    "tpe-s5": ("tpe", 4, "tpe-s5", "TPE as default but n_startup_trials=5 (4 in flight)"),
-    "tpe-seq": ("tpe", 1, None, "default TPE, 1 in flight (max_concurrent_trials: 1)"),
-    "gp-seq": ("gp", 1, None, "GPSampler, 1 in flight"),
-    "gp-s5": ("gp", 4, "gp-s5", "GPSampler with n_startup_trials=5 (4 in flight)"),
+    "gp": ("gp", 4, None, "sweeprunner bayes default (pending-aware GP, Sobol start-up of 5; 4 in flight)"),
+    "gp-c8": ("gp", 8, None, "sweeprunner bayes default, 8 in flight"),
+    "gp-c16": ("gp", 16, None, "sweeprunner bayes default, 16 in flight"),
+    "gp-seq": ("gp", 1, None, "sweeprunner bayes default, 1 in flight"),
+    "gp-plain": ("gp", 4, "gp-plain", "Optuna GPSampler as is (10 random start-up trials; 4 in flight)"),
+    "gp-plain-c8": ("gp", 8, "gp-plain", "Optuna GPSampler as is, 8 in flight"),
+    "gp-plain-c16": ("gp", 16, "gp-plain", "Optuna GPSampler as is, 16 in flight"),
+    "gp-s5-random": ("gp", 4, "gp-s5-random", "GPSampler, 5 random start-up trials (4 in flight)"),
+    "gp-sobol10": ("gp", 4, "gp-sobol10", "GPSampler, Sobol start-up of 10 (4 in flight)"),
+    "gp-sobol3": ("gp", 4, "gp-sobol3", "GPSampler, Sobol start-up of 3 (4 in flight)"),
+    "tpe-seq": ("tpe", 1, None, "TPE, 1 in flight (max_concurrent_trials: 1)"),
 }
-DEFAULT_METHODS = ["tpe", "random", "gp", "tpe-s5", "tpe-seq"]
+DEFAULT_METHODS = ["gp", "gp-c8", "gp-c16", "gp-plain", "random"]
 
 
-def _override_sampler(searcher: Any, name: str, seed: int) -> None:
+def _override_sampler(searcher: Any, name: str, seed: int, dims: int) -> None:
     import optuna
 
-    if name == "tpe-s5":
-        sampler = optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed, n_startup_trials=5)
-    elif name == "gp-s5":
-        sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=5)
-    else:
-        raise ValueError(name)
-    searcher.searcher._ot_study.sampler = sampler
+    from sweeprunner.compile.bayes import gp_sampler
+
+    samplers = {
+        "gp-plain": lambda: optuna.samplers.GPSampler(seed=seed),
+        "gp-s5-random": lambda: gp_sampler(seed, dims, startup=5, sobol=False),
+        "gp-sobol10": lambda: gp_sampler(seed, dims, startup=10),
+        "gp-sobol3": lambda: gp_sampler(seed, dims, startup=3),
+    }
+    searcher.searcher.searcher._ot_study.sampler = samplers[name]()
 
 
 def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
@@ -63,6 +71,7 @@ def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str
 
     torch.set_num_threads(1)
     quiet_warnings()
+    from sweeprunner.compile.bayes import suggest_now
     from sweeprunner.compile.compiler import compile_sweep
     from sweeprunner.compile.sampling import random_configs
     from sweeprunner.config.parse import parse_sweep
@@ -78,7 +87,8 @@ def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str
     spec = parse_sweep(problem.sweep_config("bayes", run_cap=budget, sweeprunner=runner))
     searcher = compile_sweep(spec).search_alg
     if override:
-        _override_sampler(searcher, override, seed)
+        dims = sum(1 for _, d in spec.parameters.leaves() if d.searchable)
+        _override_sampler(searcher, override, seed, dims)
     inflight: collections.deque = collections.deque()
     values: list[float] = []
     suggested, suggest_s = 0, 0.0
@@ -86,7 +96,7 @@ def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str
         while suggested < budget and len(inflight) < concurrency:
             trial_id = f"t{suggested}"
             s0 = time.perf_counter()
-            config = searcher.suggest(trial_id)
+            config = suggest_now(searcher, trial_id)
             suggest_s += time.perf_counter() - s0
             if config is None:
                 break
@@ -98,6 +108,19 @@ def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str
         searcher.on_trial_complete(trial_id, {METRIC: value})
     return {"seed": seed, "values": values, "seconds": time.perf_counter() - t0,
             "suggest_ms": 1000 * suggest_s / budget}
+
+
+def _read_loops(path: str) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """Loops already run (``--loops`` JSON lines), by (problem, method, seed)."""
+    if not os.path.exists(path):
+        return {}
+    loops = {}
+    with open(path) as fh:
+        for line in fh:
+            if line.strip():
+                loop = json.loads(line)
+                loops[(loop["problem"], loop["method"], loop["seed"])] = loop
+    return loops
 
 
 def _row(problem: str, method: str, budget: int, loops: list[dict[str, Any]], label: str) -> dict[str, Any]:
@@ -141,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wandb-json", default=str(RESULTS / "wandb.json"))
     ap.add_argument("--no-wandb", action="store_true")
     ap.add_argument("--out", default="search_quality")
+    ap.add_argument("--loops", help="JSON-lines file: finished loops are appended to it and not run again")
+    ap.add_argument("--no-run", action="store_true", help="only summarise the loops already in --loops")
     ap.add_argument("--merge", action="store_true",
                     help="add these methods' rows to an existing bench/results/<out>.json instead of replacing it")
     args = ap.parse_args(argv)
@@ -148,18 +173,29 @@ def main(argv: list[str] | None = None) -> int:
     load_start, t0 = load(), time.perf_counter()
     budget = max(args.budgets)
     jobs = []
-    for problem in args.problems:
-        for method in args.methods:
-            n = args.gp_seeds if (args.gp_seeds and method.startswith("gp")) else args.seeds
-            jobs += [(problem, method, seed, budget) for seed in range(n)]
+    for seed in range(args.seeds):  # seed-major: a stopped run has every method on the same seeds
+        for problem in args.problems:
+            for method in args.methods:
+                if not (args.gp_seeds and method.startswith("gp") and seed >= args.gp_seeds):
+                    jobs.append((problem, method, seed, budget))
     loops: dict[tuple[str, str], list[dict[str, Any]]] = collections.defaultdict(list)
+    done = _read_loops(args.loops) if args.loops else {}
+    todo = [job for job in jobs if job[:3] not in done] if not args.no_run else []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for job, res in zip(jobs, pool.map(run_loop, *zip(*jobs, strict=True), chunksize=1), strict=True):
-            loops[job[:2]].append(res)
+        futures = {pool.submit(run_loop, *job): job for job in todo}
+        for future in as_completed(futures):
+            job, res = futures[future], future.result()
+            done[job[:3]] = res
+            if args.loops:  # each finished loop is kept at once: a long run can be stopped and resumed
+                with open(args.loops, "a") as fh:
+                    fh.write(json.dumps({"problem": job[0], "method": job[1], "budget": job[3], **res}) + "\n")
+    for job in jobs:
+        if job[:3] in done:  # with --no-run, only the loops that ran
+            loops[job[:2]].append(done[job[:3]])
     rows = []
     for problem in args.problems:
         for method in args.methods:
-            for b in args.budgets:
+            for b in args.budgets if loops[(problem, method)] else []:
                 rows.append(_row(problem, method, b, loops[(problem, method)], METHODS[method][3]))
     if not args.no_wandb:
         rows += wandb_rows(args.wandb_json, args.problems, args.budgets)

@@ -5,7 +5,10 @@ max_concurrent_trials 1). The history is filled through the same searcher -- ``s
 ``on_trial_complete`` with the problem's value -- with the study's sampler swapped for Optuna's
 RandomSampler while filling (so filling 500 trials is quick); at n = 50, 200, 500 the real sampler
 is put back and ``--repeats`` suggestions are timed (each completed before the next, so n grows by
-one per timed suggestion). W&B: ``sweeps.next_run`` (bayes) through the oracle with n random
+one per timed suggestion). ``--inflight K`` (default 4, the runner's bayes default) keeps K-1 other
+trials running while timing, as a sweep with K trials in flight does (the GP then optimises qLogEI
+over them, which costs more than plain LogEI). Median (p50) and p95 wall times are reported, and the
+median process CPU time per suggestion (torch on 1 thread), which a loaded machine inflates less. W&B: ``sweeps.next_run`` (bayes) through the oracle with n random
 finished runs, timed inside the oracle venv's process (the bridge's ``op_bayes_next``; a first
 warm-up call is dropped).
 
@@ -16,6 +19,7 @@ warm-up call is dropped).
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 from typing import Any
@@ -25,27 +29,32 @@ from common import load, quiet_warnings, table, write_json  # noqa: I001  (sets 
 from bench.problems import METRIC, PROBLEMS
 
 
-def sweeprunner_latency(problem_name: str, sampler: str, ns: list[int], repeats: int, seed: int = 0) -> list[dict]:
+def sweeprunner_latency(problem_name: str, sampler: str, ns: list[int], repeats: int, seed: int = 0,
+                        inflight: int = 1) -> list[dict]:
     import optuna
     import torch
 
+    from sweeprunner.compile.bayes import suggest_now
     from sweeprunner.compile.compiler import compile_sweep
     from sweeprunner.config.parse import parse_sweep
 
     torch.set_num_threads(1)
     quiet_warnings()
     problem = PROBLEMS[problem_name]
-    runner = {"seed": seed, "bayes_sampler": sampler, "max_concurrent_trials": 1}
+    runner = {"seed": seed, "bayes_sampler": sampler, "max_concurrent_trials": inflight}
     spec = parse_sweep(problem.sweep_config("bayes", run_cap=10_000, sweeprunner=runner))
     searcher = compile_sweep(spec).search_alg
-    study = searcher.searcher._ot_study
+    study = searcher.searcher.searcher._ot_study
     real, filler = study.sampler, optuna.samplers.RandomSampler(seed=seed)
     done, rows = 0, []
 
+    cpu: list[float] = []
+
     def step(tid: str) -> float:
-        t0 = time.perf_counter()
-        config = searcher.suggest(tid)
+        t0, c0 = time.perf_counter(), time.process_time()
+        config = suggest_now(searcher, tid)
         elapsed = time.perf_counter() - t0
+        cpu.append(time.process_time() - c0)
         searcher.on_trial_complete(tid, {METRIC: float(problem.evaluate(config))})
         return elapsed
 
@@ -54,17 +63,34 @@ def sweeprunner_latency(problem_name: str, sampler: str, ns: list[int], repeats:
         while done < n:
             step(f"f{done}")
             done += 1
+        pending = [f"p{n}-{k}" for k in range(inflight - 1)]
+        for tid in pending:  # trials in flight while timing (random configs, never completed here)
+            suggest_now(searcher, tid)
         study.sampler = real
         load0 = load()
         times = []
+        cpu.clear()
         for _ in range(repeats):
             times.append(step(f"t{done}"))
             done += 1
+        study.sampler = filler
+        for tid in pending:
+            searcher.on_trial_complete(tid, None, error=True)
         rows.append({"engine": "sweeprunner", "sampler": sampler, "problem": problem_name, "n": n,
-                     "ms_median": 1000 * statistics.median(times), "ms_mean": 1000 * statistics.fmean(times),
-                     "ms_max": 1000 * max(times), "repeats": repeats, "load": load0})
+                     "inflight": inflight, **_stats(times), "cpu_ms_median": 1000 * statistics.median(cpu),
+                     "repeats": repeats, "load": load0})
         print(rows[-1], flush=True)
     return rows
+
+
+def _ms(x: float | None) -> str:
+    return "" if x is None else f"{x:.1f}"
+
+
+def _stats(times: list[float]) -> dict[str, float]:
+    ms = sorted(1000 * t for t in times)
+    p95 = ms[min(len(ms) - 1, math.ceil(0.95 * len(ms)) - 1)]
+    return {"ms_median": statistics.median(ms), "ms_p95": p95, "ms_mean": statistics.fmean(ms), "ms_max": ms[-1]}
 
 
 WANDB_TIMER = r"""
@@ -107,8 +133,7 @@ def wandb_latency(problem_name: str, ns: list[int], repeats: int) -> list[dict]:
             raise RuntimeError(proc.stderr[-3000:])
         times = json.loads(proc.stdout.strip().splitlines()[-1])
         rows.append({"engine": "wandb sweeps==0.3.0", "sampler": "bayes (GP)", "problem": problem_name, "n": n,
-                     "ms_median": 1000 * statistics.median(times), "ms_mean": 1000 * statistics.fmean(times),
-                     "ms_max": 1000 * max(times), "repeats": repeats, "load": load0})
+                     "inflight": 1, **_stats(times), "repeats": repeats, "load": load0})
         print(rows[-1], flush=True)
     return rows
 
@@ -116,9 +141,10 @@ def wandb_latency(problem_name: str, ns: list[int], repeats: int) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--problems", nargs="+", default=["hartmann6", "mixed"], choices=list(PROBLEMS))
-    ap.add_argument("--samplers", nargs="+", default=["tpe", "gp"], choices=["tpe", "gp", "random"])
+    ap.add_argument("--samplers", nargs="+", default=["gp", "tpe"], choices=["tpe", "gp", "random"])
     ap.add_argument("--ns", nargs="+", type=int, default=[50, 200, 500])
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--inflight", type=int, default=4, help="trials in flight while timing (others stay running)")
     ap.add_argument("--no-wandb", action="store_true")
     ap.add_argument("--out", default="suggest_latency")
     args = ap.parse_args(argv)
@@ -133,15 +159,16 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     for problem in args.problems:
         for sampler in args.samplers:
-            for row in sweeprunner_latency(problem, sampler, args.ns, args.repeats):
+            for row in sweeprunner_latency(problem, sampler, args.ns, args.repeats, inflight=args.inflight):
                 if sampler == "gp":
                     row["sampler"] = "gp (with greenlet)" if has_greenlet else "gp (no greenlet)"
                 rows.append(row)
         if not args.no_wandb:
             rows += wandb_latency(problem, args.ns, args.repeats)
-    print(table(["engine", "sampler", "problem", "n completed", "ms/suggestion (median)", "mean", "max", "load 1m"],
-                [[r["engine"], r["sampler"], r["problem"], r["n"], f"{r['ms_median']:.1f}", f"{r['ms_mean']:.1f}",
-                  "" if r["ms_max"] is None else f"{r['ms_max']:.1f}", r["load"][0]] for r in rows]))
+    print(table(["engine", "sampler", "problem", "n completed", "in flight", "p50 ms", "p95 ms", "max", "CPU ms p50",
+                 "load 1m"],
+                [[r["engine"], r["sampler"], r["problem"], r["n"], r["inflight"], f"{r['ms_median']:.1f}",
+                  f"{r['ms_p95']:.1f}", f"{r['ms_max']:.1f}", _ms(r.get("cpu_ms_median")), r["load"][0]] for r in rows]))
     wall = time.perf_counter() - t0
     print(f"wall {wall:.0f}s, load {load_start} -> {load()}")
     write_json(args.out, {"load_at_start": load_start, "wall_s": wall, "rows": rows, "greenlet": has_greenlet})

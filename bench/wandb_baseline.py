@@ -5,8 +5,13 @@ Each (problem, method, seed) optimization loop runs inside the oracle venv throu
 parallel). W&B's bayes and random never look at the budget, so one loop of the largest budget
 gives every smaller budget as its prefix.
 
+``--concurrency 4 8 16`` adds W&B bayes with that many runs in flight, as parallel agents run it:
+each suggestion sees the runs still in flight as running (no metric), the oldest finishes first
+(method ``bayes-c4`` ...). ``--merge`` adds rows to an existing ``--json`` file.
+
     .venv/bin/python bench/wandb_baseline.py                       # budgets 25 and 50, 16 seeds
     .venv/bin/python bench/wandb_baseline.py --problems branin --seeds 4 --json out.json
+    .venv/bin/python bench/wandb_baseline.py --methods --concurrency 4 8 16 --json bench/results/wandb.json --merge
 """
 
 from __future__ import annotations
@@ -29,11 +34,12 @@ METHODS = ("bayes", "random")
 
 
 def run_wandb(
-    problem: str, method: str, budget: int, seeds: list[int], jobs: int = 1
+    problem: str, method: str, budget: int, seeds: list[int], jobs: int = 1, concurrency: int = 1
 ) -> list[dict[str, Any]]:
     """One W&B loop per seed: ``{"seed", "values", "best", "configs", "seconds", "cpu_seconds"}``."""
     requests = [
-        {"op": "optimize", "objective": problem, "budget": budget, "seed": s, "method": method}
+        {"op": "optimize", "objective": problem, "budget": budget, "seed": s, "method": method,
+         "concurrency": concurrency}
         for s in seeds
     ]
     chunks = [requests[i::jobs] for i in range(jobs) if requests[i::jobs]]
@@ -49,15 +55,17 @@ def run_wandb(
 
 
 def benchmark(
-    problems: list[str], methods: list[str], budgets: list[int], seeds: list[int], jobs: int
+    problems: list[str], methods: list[str], budgets: list[int], seeds: list[int], jobs: int,
+    concurrency: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     """Runs every loop; returns per-(problem, method, budget) summaries and timings."""
     rows, traces = [], {}
+    runs = [(m, m, 1) for m in methods] + [(f"bayes-c{c}", "bayes", c) for c in concurrency]
     for problem in problems:
         f_star = PROBLEMS[problem].f_star
-        for method in methods:
+        for method, engine_method, inflight in runs:
             t0 = time.perf_counter()
-            loops = run_wandb(problem, method, max(budgets), seeds, jobs)
+            loops = run_wandb(problem, engine_method, max(budgets), seeds, jobs, inflight)
             wall = time.perf_counter() - t0
             traces[f"{problem}/{method}"] = [loop["best"] for loop in loops]
             for budget in budgets:
@@ -65,6 +73,7 @@ def benchmark(
                     {
                         "problem": problem,
                         "method": method,
+                        "concurrency": inflight,
                         "budget": budget,
                         **summarize([loop["best"][budget - 1] for loop in loops], f_star),
                         "wall_s": wall,
@@ -89,7 +98,10 @@ def _format_row(r: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
-    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    ap.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
+    ap.add_argument("--concurrency", nargs="*", type=int, default=[],
+                    help="also run bayes with this many runs in flight (e.g. 4 8 16)")
+    ap.add_argument("--merge", action="store_true", help="add these rows to the existing --json file")
     ap.add_argument("--budgets", nargs="+", type=int, default=[25, 50])
     ap.add_argument("--seeds", type=int, default=16, help="seeds 0..N-1")
     ap.add_argument("--jobs", type=int, default=1, help="parallel oracle subprocesses")
@@ -100,10 +112,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     t0 = time.perf_counter()
     result = benchmark(
-        args.problems, args.methods, args.budgets, list(range(args.seeds)), args.jobs
+        args.problems, args.methods, args.budgets, list(range(args.seeds)), args.jobs, tuple(args.concurrency)
     )
     result["total_wall_s"] = time.perf_counter() - t0
     print(f"total wall {result['total_wall_s']:.0f}s")
+    if args.json and args.merge and args.json.is_file():
+        old = json.loads(args.json.read_text())
+        ours = {(r["problem"], r["method"], r["budget"]) for r in result["rows"]}
+        result["rows"] = [r for r in old["rows"] if (r["problem"], r["method"], r["budget"]) not in ours] + result["rows"]
+        result["best_traces"] = {**old.get("best_traces", {}), **result["best_traces"]}
+        result["seeds"] = old.get("seeds", result["seeds"])
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     return 0

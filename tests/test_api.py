@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from sweeprunner import api
+from sweeprunner.compile.compiler import compile_sweep
 from sweeprunner.compile.sampling import random_configs
 from sweeprunner.config.parse import parse_sweep
 from sweeprunner.errors import SweepConfigError
@@ -205,3 +206,16 @@ def test_resume_of_a_function_sweep_says_to_call_agent(in_tmp):
     with pytest.raises(SweepConfigError, match=rf"directory: sweep {sweep_id} runs a Python function.*"
                                                rf"sweeprunner.agent\('{sweep_id}', function=train\)"):
         resume_sweep(api.sweep_dir_of(sweep_id))
+
+
+def test_a_second_wrapper_over_a_restored_searcher_never_reuses_inner_ids():
+    from sweeprunner.compile.bayes import BackgroundSuggester, suggest_now
+
+    inner = compile_sweep(parse_sweep({**RANDOM, "method": "bayes"})).search_alg
+    while isinstance(inner, BackgroundSuggester) or hasattr(inner, "searcher"):
+        inner = inner.searcher
+    first, second = BackgroundSuggester(inner), BackgroundSuggester(inner)
+    a = suggest_now(first, "ray-1")
+    first.on_trial_complete("ray-1", {"loss": a["x"]})
+    b = suggest_now(second, "ray-2")  # a later agent call over the same (restored) inner searcher
+    assert b != a

@@ -6,6 +6,7 @@ import pytest
 from ray.tune.schedulers import AsyncHyperBandScheduler, HyperBandScheduler, MedianStoppingRule
 from ray.tune.search import ConcurrencyLimiter
 
+from sweeprunner.compile.bayes import suggest_now
 from sweeprunner.compile.compiler import compile_sweep
 from sweeprunner.compile.schedulers import TargetStopper, WandbHyperbandScheduler
 from sweeprunner.compile.searchers import PlannedSearcher
@@ -27,7 +28,7 @@ def test_bayes_suggests_real_values_for_distributions_optuna_lacks():
                                "kind": {"values": [{"name": "adam"}, [1, 2]]}}},
         "const": {"value": 7}}, run_cap=20, sweeprunner={"max_concurrent_trials": 20}))
     assert isinstance(compiled.search_alg, ConcurrencyLimiter)
-    configs = [compiled.search_alg.suggest(f"t{i}") for i in range(12)]
+    configs = [suggest_now(compiled.search_alg, f"t{i}") for i in range(12)]
     for config in configs:
         assert 40 < config["n"] < 160  # a real N(100, 10) draw, not the u behind it
         assert 0 <= config["b"] <= 1 and abs(config["b"] * 10 - round(config["b"] * 10)) < 1e-9
@@ -35,8 +36,11 @@ def test_bayes_suggests_real_values_for_distributions_optuna_lacks():
         assert 1e-5 <= config["opt"]["lr"] <= 1e-1 and config["opt"]["kind"] in ({"name": "adam"}, [1, 2])
 
 
-def test_bayes_concurrency_limit_defaults_to_4():
-    assert compile_sweep(spec(method="bayes")).search_alg.max_concurrent == 4
+def test_bayes_fills_the_cluster_unless_max_concurrent_trials_caps_it():
+    """The batch-aware GP runs as many trials as the cluster fits (the limiter only caps at the budget)."""
+    assert compile_sweep(spec(method="bayes", run_cap=30)).search_alg.max_concurrent == 30
+    capped = compile_sweep(spec(method="bayes", run_cap=30, sweeprunner={"max_concurrent_trials": 3}))
+    assert capped.search_alg.max_concurrent == 3
 
 
 def test_grid_and_random_replay_planned_points_then_finish():
@@ -83,7 +87,7 @@ def test_no_budget_compiles_to_until_stopped():
     assert all(searcher.suggest(f"t{i}") != "FINISHED" for i in range(500))  # an endless stream
     bayes = compile_sweep(parse_sweep({"method": "bayes", "metric": {"name": "loss"},
                                        "parameters": {"x": {"min": 0.0, "max": 1.0}}}))
-    assert bayes.num_samples == -1 and bayes.search_alg.max_concurrent == 4
+    assert bayes.num_samples == -1 and not hasattr(bayes.search_alg, "max_concurrent")  # fills the cluster
     assert compile_sweep(parse_sweep({"method": "random", "parameters": {"x": {"values": [1]}},
                                       "sweeprunner": {"count": 3}, "run_cap": 2})).num_samples == 2
 
@@ -91,9 +95,9 @@ def test_no_budget_compiles_to_until_stopped():
 def test_auto_bayes_sampler_is_gp_up_to_200_trials_then_tpe():
     import optuna
 
-    small = compile_sweep(spec(method="bayes", run_cap=50)).search_alg.searcher
-    large = compile_sweep(spec(method="bayes", run_cap=500)).search_alg.searcher
-    forced = compile_sweep(spec(method="bayes", run_cap=50, sweeprunner={"bayes_sampler": "tpe"})).search_alg.searcher
+    small = compile_sweep(spec(method="bayes", run_cap=50)).search_alg.searcher.searcher
+    large = compile_sweep(spec(method="bayes", run_cap=500)).search_alg.searcher.searcher
+    forced = compile_sweep(spec(method="bayes", run_cap=50, sweeprunner={"bayes_sampler": "tpe"})).search_alg.searcher.searcher
     assert isinstance(small._sampler, optuna.samplers.GPSampler)
     assert isinstance(large._sampler, optuna.samplers.TPESampler)
     assert isinstance(forced._sampler, optuna.samplers.TPESampler)

@@ -31,9 +31,11 @@ def test_random_stream_without_budget_goes_past_any_first_batch():
     assert drawn == random_configs(spec, 150, 5)
 
 
-def test_bayes_without_budget_compiles_with_its_concurrency_limit():
+def test_bayes_without_budget_fills_the_cluster_unless_capped():
     compiled = compile_sweep(parse_sweep({**RAW, "method": "bayes"}))
-    assert compiled.num_samples == UNTIL_STOPPED and compiled.search_alg.max_concurrent == 4
+    assert compiled.num_samples == UNTIL_STOPPED and not hasattr(compiled.search_alg, "max_concurrent")
+    capped = compile_sweep(parse_sweep({**RAW, "method": "bayes", "sweeprunner": {"max_concurrent_trials": 3}}))
+    assert capped.num_samples == UNTIL_STOPPED and capped.search_alg.max_concurrent == 3
 
 
 def _events(sweep_dir: Path) -> list[dict]:

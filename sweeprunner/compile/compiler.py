@@ -3,7 +3,7 @@
 | sweep | Ray Tune |
 |---|---|
 | grid / random | :class:`PlannedSearcher` over the lazy plan ``sampling.py`` makes (``GridPlan``/``RandomPlan``) |
-| bayes | ``ConcurrencyLimiter(OptunaSearch(<define-by-run space>, sampler))`` |
+| bayes | ``ConcurrencyLimiter(BackgroundSuggester(OptunaSearch(<define-by-run space>, sampler)))`` (compile/bayes.py) |
 | sweeprunner.search_alg: optuna / hyperopt | that Ray searcher over ``tunespace.to_tune_space(spec)`` |
 | no run_cap or count (random/bayes) | ``num_samples=-1``: until stopped, as W&B's agent |
 | early_terminate hyperband | :class:`WandbHyperbandScheduler` (W&B's rule, stop only) |
@@ -22,8 +22,11 @@ from sweeprunner.compile.sampling import GridPlan, RandomPlan, grid_size
 from sweeprunner.config.distributions import Constant, Distribution
 from sweeprunner.config.spec import LeafPath, SweepSpec
 
-#: Default cap on concurrently running bayes trials (each suggestion should see earlier results).
-DEFAULT_BAYES_CONCURRENCY = 4
+#: Default cap on concurrently running bayes trials: none, the cluster is filled (one trial per free
+#: slot, like one W&B agent per GPU). The GP is batch-aware (qLogEI over the trials in flight), so
+#: parallel suggestions spread out; ``max_concurrent_trials`` still caps it. Trade-off measured in
+#: docs/benchmarks.md (fewer trials in flight find better values within a small budget).
+DEFAULT_BAYES_CONCURRENCY: int | None = None
 #: Ray's ``num_samples`` for a sweep without a budget: run until the searcher or the user stops it.
 UNTIL_STOPPED = -1
 #: ``max_t`` for ASHA when the sweep gives no max_iter: large enough never to cut a trial short.
@@ -133,23 +136,24 @@ def build_search_alg(spec: SweepSpec, points: GridPlan | RandomPlan | None, num_
 
         return tune_searcher(spec, num_samples)
     if spec.method in ("grid", "random"):
-
         from sweeprunner.compile.searchers import PlannedSearcher
 
         return PlannedSearcher(points if points is not None else [], records_dir=records_dir)
-    import optuna
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch
 
-    seed = spec.runner.seed
-    samplers = {
-        "tpe": lambda: optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed),
-        "gp": lambda: optuna.samplers.GPSampler(seed=seed),
-        "random": lambda: optuna.samplers.RandomSampler(seed=seed),
-    }
-    searcher = OptunaSearch(space=DefineByRunSpace(list(spec.parameters.leaves())), metric=spec.metric.name,
-                            mode=spec.metric.mode, sampler=samplers[bayes_sampler(spec, num_samples)]())
+    from sweeprunner.compile.bayes import BackgroundSuggester, make_sampler
+
+    leaves = list(spec.parameters.leaves())
+    dims = sum(1 for _, dist in leaves if not isinstance(dist, Constant))
+    sampler = make_sampler(bayes_sampler(spec, num_samples), spec.runner.seed, dims)
+    searcher = BackgroundSuggester(OptunaSearch(space=DefineByRunSpace(leaves), metric=spec.metric.name,
+                                                mode=spec.metric.mode, sampler=sampler))
+    # the GP fits in a worker thread: Tune's event loop keeps handling results meanwhile
     limit = spec.runner.max_concurrent_trials or DEFAULT_BAYES_CONCURRENCY
+    if limit is None and num_samples == UNTIL_STOPPED:
+        return searcher  # fill the cluster, for as long as the sweep runs
+    limit = limit or num_samples
     return ConcurrencyLimiter(searcher, max_concurrent=limit if num_samples == UNTIL_STOPPED else min(limit, num_samples))
 
 

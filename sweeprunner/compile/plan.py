@@ -41,7 +41,11 @@ def _search(compiled: CompiledSweep) -> dict[str, Any]:
     """The searcher that was built, unwrapped from its concurrency limiter."""
     alg = compiled.search_alg
     limit = getattr(alg, "max_concurrent", None)
-    inner = getattr(alg, "searcher", alg)
+    if limit is not None and limit >= compiled.num_samples > 0:
+        limit = None  # as many as the whole budget: the cluster's free slots decide
+    inner = alg
+    while hasattr(inner, "searcher"):  # ConcurrencyLimiter, BackgroundSuggester
+        inner = inner.searcher
     seed = compiled.spec.runner.seed
     if compiled.points is not None:
         kind = "W&B grid order (last name fastest)" if isinstance(compiled.points, GridPlan) else "W&B random draws"

@@ -183,8 +183,13 @@ def _load_problems():
     return sys.modules[name]
 
 
-def op_optimize(objective: str, budget: int, seed: int, method: str) -> dict:
-    """A whole W&B optimization loop on a bench problem; returns values and best-so-far."""
+def op_optimize(objective: str, budget: int, seed: int, method: str, concurrency: int = 1) -> dict:
+    """A whole W&B optimization loop on a bench problem; returns values and best-so-far.
+
+    ``concurrency`` > 1 runs bayes as that many parallel agents would: up to ``concurrency`` runs
+    are in flight, each new suggestion sees them as running (no metric yet), and the oldest
+    finishes first. ``values`` are in completion order.
+    """
     problems = _load_problems()
     problem = problems.PROBLEMS[objective]
     cfg = {
@@ -201,13 +206,19 @@ def op_optimize(objective: str, budget: int, seed: int, method: str) -> dict:
         values = [float(problem.evaluate(c)) for c in configs]
     elif method == "bayes":
         past: list[SweepRun] = []
-        for i in range(budget):
-            run = sweeps.next_run(cfg, past)
-            config = unwrap(run.config)
+        inflight: list[tuple[str, dict]] = []
+        suggested = 0
+        while len(values) < budget:
+            while suggested < budget and len(inflight) < max(1, concurrency):
+                running = [_finished_run(name, c, "running", None, "objective") for name, c in inflight]
+                run = sweeps.next_run(cfg, past + running)
+                inflight.append((f"r{suggested}", unwrap(run.config)))
+                suggested += 1
+            name, config = inflight.pop(0)
             value = float(problem.evaluate(config))
             configs.append(config)
             values.append(value)
-            past.append(_finished_run(f"r{i}", config, "finished", value, "objective"))
+            past.append(_finished_run(name, config, "finished", value, "objective"))
     else:
         raise ValueError(f"unknown method {method!r}")
     best = np.minimum.accumulate(values).tolist()

@@ -1,0 +1,261 @@
+"""The bayes searcher (sweeprunner/compile/bayes.py): batch-awareness, start-up, seeds, resume, every distribution.
+
+These drive the very searcher ``compile_sweep`` hands to Ray Tune (``ConcurrencyLimiter(OptunaSearch(GP))``)
+through its Searcher API, as Tune's controller does, with a real objective.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import time
+
+import optuna
+import pytest
+from ray.tune.search import Searcher
+
+from sweeprunner.compile.bayes import (
+    BackgroundSuggester,
+    CappedGPSampler,
+    SobolStartSampler,
+    from_unit,
+    suggest_now,
+    training_subset,
+)
+from sweeprunner.compile.compiler import compile_sweep
+from sweeprunner.config.parse import parse_sweep
+
+
+def branin(c):
+    x1, x2 = c["x1"], c["x2"]
+    b, cc, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    return (x2 - b * x1**2 + cc * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
+
+
+def bayes(seed=0, run_cap=30, parameters=None, **runner):
+    parameters = parameters or {"x1": {"min": -5.0, "max": 10.0}, "x2": {"min": 0.0, "max": 15.0}}
+    return compile_sweep(parse_sweep({
+        "method": "bayes", "metric": {"name": "loss", "goal": "minimize"}, "run_cap": run_cap,
+        "parameters": parameters, "sweeprunner": {"seed": seed, "bayes_sampler": "gp", **runner}})).search_alg
+
+
+def run(searcher, n, start=0, objective=branin):
+    """Suggest and complete ``n`` trials one at a time; returns the configs."""
+    configs = []
+    for i in range(start, start + n):
+        config = suggest_now(searcher, f"t{i}")
+        searcher.on_trial_complete(f"t{i}", {"loss": objective(config)})
+        configs.append(config)
+    return configs
+
+
+def test_gp_default_is_optunas_gp_with_a_sobol_start_up():
+    assert isinstance(bayes().searcher, BackgroundSuggester)
+    inner = bayes().searcher.searcher
+    assert isinstance(inner._sampler, CappedGPSampler)
+    assert isinstance(inner._sampler._independent_sampler, SobolStartSampler)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_start_up_trials_cover_the_space_evenly(seed):
+    """The first 4 Sobol points of a 2-d sweep fall one in each quadrant (random draws mostly do not)."""
+    configs = run(bayes(seed=seed), 4)
+    quadrants = {(c["x1"] > 2.5, c["x2"] > 7.5) for c in configs}
+    assert len(quadrants) == 4, configs
+
+
+def test_suggestions_made_with_a_trial_in_flight_differ():
+    """Pending-aware: a second suggestion while the first is running does not repeat it."""
+    searcher = bayes(seed=3, max_concurrent_trials=4)
+    run(searcher, 8)
+    first = suggest_now(searcher, "p0")
+    second = suggest_now(searcher, "p1")  # p0 still in flight
+    distance = math.hypot((first["x1"] - second["x1"]) / 15, (first["x2"] - second["x2"]) / 15)
+    assert distance > 0.05, (first, second)
+    # both are model-guided: in the box and not the start-up's Sobol points
+    for c in (first, second):
+        assert -5 <= c["x1"] <= 10 and 0 <= c["x2"] <= 15
+
+
+def test_same_seed_same_sweep_other_seed_other_sweep():
+    a, b, c = (run(bayes(seed=s), 8) for s in (7, 7, 8))
+    assert a == b
+    assert a != c
+
+
+def test_searcher_state_round_trips_through_save_and_restore(tmp_path):
+    """resume: a restored searcher continues exactly where the saved one was."""
+    original = bayes(seed=5)
+    run(original, 7)
+    original.save_to_dir(str(tmp_path))
+    restored = bayes(seed=5)
+    restored.restore_from_dir(str(tmp_path))
+    assert run(restored, 3, start=7) == run(original, 3, start=7)
+
+
+def test_every_wandb_distribution_through_the_gp():
+    parameters = {
+        "c": {"value": 3},
+        "cat": {"values": ["a", "b", "c"]},
+        "w": {"values": ["x", "y"], "probabilities": [0.8, 0.2]},
+        "i": {"distribution": "int_uniform", "min": 1, "max": 9},
+        "u": {"distribution": "uniform", "min": -1, "max": 1},
+        "qu": {"distribution": "q_uniform", "min": 0, "max": 1, "q": 0.25},
+        "lu": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1},
+        "lue": {"distribution": "log_uniform", "min": -3, "max": 0},
+        "qlu": {"distribution": "q_log_uniform_values", "min": 1, "max": 1000, "q": 1},
+        "ilu": {"distribution": "inv_log_uniform_values", "min": 0.1, "max": 10},
+        "n": {"distribution": "normal", "mu": 5, "sigma": 1},
+        "qn": {"distribution": "q_normal", "mu": 0, "sigma": 2, "q": 0.5},
+        "ln": {"distribution": "log_normal", "mu": 0, "sigma": 1},
+        "b": {"distribution": "beta", "a": 2, "b": 3},
+        "nested": {"parameters": {"depth": {"values": [1, 2]}, "rate": {"min": 0.0, "max": 1.0}}},
+    }
+
+    def objective(c):
+        return (c["u"] - 0.3) ** 2 + (math.log10(c["lu"]) + 2) ** 2 + (c["n"] - 5) ** 2 + c["nested"]["rate"]
+
+    configs = run(bayes(seed=1, run_cap=20, parameters=parameters), 9, objective=objective)
+    for c in configs:  # 5 Sobol start-up trials, then 4 from the GP
+        assert c["c"] == 3 and c["cat"] in "abc" and c["w"] in ("x", "y")
+        assert isinstance(c["i"], int) and 1 <= c["i"] <= 9
+        assert -1 <= c["u"] <= 1 and c["qu"] in (0, 0.25, 0.5, 0.75, 1)
+        assert 1e-4 <= c["lu"] <= 1e-1 and math.exp(-3) <= c["lue"] <= 1 and 1 <= c["qlu"] <= 1000
+        assert 0.1 <= c["ilu"] <= 10 and 0 < c["n"] < 10 and c["qn"] / 0.5 == round(c["qn"] / 0.5)
+        assert c["ln"] > 0 and 0 <= c["b"] <= 1
+        assert c["nested"]["depth"] in (1, 2) and 0 <= c["nested"]["rate"] <= 1
+    assert len({c["u"] for c in configs}) == len(configs)
+
+
+@pytest.mark.parametrize(("dist", "u", "expected"), [
+    (optuna.distributions.FloatDistribution(0, 10), 0.25, 2.5),
+    (optuna.distributions.FloatDistribution(1e-4, 1, log=True), 0.5, 1e-2),
+    (optuna.distributions.FloatDistribution(0, 1, step=0.5), 0.99, 1.0),
+    (optuna.distributions.IntDistribution(1, 4), 0.0, 1),
+    (optuna.distributions.IntDistribution(1, 4), 0.74, 3),
+    (optuna.distributions.IntDistribution(1, 4), 1.0, 4),
+    (optuna.distributions.CategoricalDistribution([0, 1, 2]), 0.5, 1),
+])
+def test_from_unit_maps_evenly_in_each_scale(dist, u, expected):
+    assert from_unit(u, dist) == pytest.approx(expected)
+
+
+def test_training_subset_keeps_the_best_half_and_the_most_recent():
+    study = optuna.create_study(direction="minimize")
+    for i in range(10):
+        study.add_trial(optuna.create_trial(params={"x": i}, distributions={
+            "x": optuna.distributions.IntDistribution(0, 9)}, value=float([5, 1, 7, 0, 9, 8, 6, 4, 3, 2][i])))
+    trials = study.trials
+    kept = training_subset(trials, study.direction, 4)
+    assert [t.number for t in kept] == [1, 3, 8, 9]  # values 1 and 0 (best), then trials 9 and 8 (latest)
+    assert training_subset(trials, study.direction, 10) == trials
+
+
+def test_the_gp_trains_on_at_most_max_points():
+    searcher = bayes(seed=2, run_cap=40)
+    sampler = searcher.searcher.searcher._sampler
+    sampler.max_points = 8
+    run(searcher, 14)
+    assert sampler._gprs_cache_list[0]._X_train.shape[0] == 8
+
+
+class SlowSearcher(Searcher):
+    """A real compiled searcher behind a fixed delay: a GP fit as slow as a loaded machine makes it."""
+
+    def __init__(self, inner, delay):
+        super().__init__(metric="loss", mode="min")
+        self.inner, self.delay, self.completed = inner, delay, []
+
+    def suggest(self, trial_id):
+        time.sleep(self.delay)
+        return self.inner.suggest(trial_id)
+
+    def on_trial_complete(self, trial_id, result=None, error=False):
+        self.completed.append(trial_id)
+        self.inner.on_trial_complete(trial_id, result=result, error=error)
+
+
+def test_a_slow_suggestion_does_not_hold_up_the_driver():
+    slow = SlowSearcher(bayes(seed=4).searcher.searcher, delay=0.6)
+    searcher = BackgroundSuggester(slow)
+    t0 = time.perf_counter()
+    assert searcher.suggest("ray-a") is None  # Tune's "ask again later", answered at once
+    assert time.perf_counter() - t0 < 0.4
+    config = suggest_now(searcher, "ray-b")  # handed out under the id Tune asks with
+    searcher.suggest("ray-c")  # the next one starts computing ...
+    t1 = time.perf_counter()
+    searcher.on_trial_complete("ray-b", {"loss": branin(config)})  # ... and a result goes through meanwhile
+    assert time.perf_counter() - t1 < 0.3
+    assert slow.completed == [f"{searcher._prefix}-s0"]  # the first inner id
+    searcher.on_trial_complete("never-suggested", {"loss": 1.0})  # ids it never handed out are ignored
+    assert suggest_now(searcher, "ray-d") is not None
+
+
+def test_tune_style_checkpoint_keeps_the_outstanding_suggestion(tmp_path):
+    """Tune saves wrappers with get_state/set_state and the base searcher with save_to_dir/restore_from_dir."""
+    searcher = bayes(seed=8).searcher
+    run(searcher, 6)
+    searcher.suggest("busy")  # a GP suggestion, possibly still computing
+    state = searcher.get_state()
+    searcher.searcher.save_to_dir(str(tmp_path))
+    restored = bayes(seed=8).searcher
+    restored.set_state(state)
+    restored.searcher.restore_from_dir(str(tmp_path))
+    assert suggest_now(restored, "next") == suggest_now(searcher, "next")
+    assert suggest_now(restored, "after") == suggest_now(searcher, "after")
+
+
+def test_background_suggester_pickles_with_its_outstanding_suggestion():
+    searcher = bayes(seed=6).searcher
+    run(searcher, 3)
+    searcher.suggest("busy")  # may still be computing
+    copy = pickle.loads(pickle.dumps(searcher))
+    assert suggest_now(copy, "next") == suggest_now(searcher, "next")
+
+
+BAYES_KILL_CONFIG = """
+name: bayes-kill-and-resume
+method: bayes
+run_cap: 8
+metric: {name: loss, goal: minimize}
+parameters:
+  lr: {distribution: log_uniform_values, min: 1e-5, max: 1.0}
+  epochs: {value: 3}
+  sleep: {value: 0.5}
+sweeprunner: {trainable: toy, seed: 3, max_concurrent_trials: 2}
+"""
+
+
+@pytest.mark.slow
+def test_bayes_sweep_killed_then_resumed_runs_its_budget_once(tmp_path):
+    """The GP searcher (behind BackgroundSuggester) is checkpointed by Tune and restored by `resume`."""
+    import os
+    import signal
+
+    import pandas as pd
+
+    from tests import test_resume as tr
+
+    config = tmp_path / "sweep.yaml"
+    config.write_text(BAYES_KILL_CONFIG)
+    sweep_dir = tmp_path / "out"
+    driver = tr.subprocess.Popen([tr.sys.executable, "-m", "sweeprunner", "run", str(config), "--storage",
+                                  str(sweep_dir), "--num-cpus", "2", "--quiet"], cwd=tr.REPO, env=tr.ENV,
+                                 start_new_session=True, text=True, stdout=tr.subprocess.PIPE,
+                                 stderr=tr.subprocess.STDOUT)
+    try:
+        tr.wait_for_outcomes(sweep_dir, driver, 3)
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        time.sleep(2)
+        try:
+            os.killpg(driver.pid, signal.SIGKILL)  # what the killed driver left behind (only ours)
+        except ProcessLookupError:
+            pass
+    assert list(sweep_dir.glob("**/searcher-state-*.pkl")), "Tune saved no searcher state"
+    resumed = tr.resume(sweep_dir)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    table = pd.read_csv(sweep_dir / "results.csv")
+    assert len(table) == 8 and set(table["status"]) <= {"finished", "stopped"}
+    assert table["config.lr"].nunique() == 8  # no config handed out twice across the kill
