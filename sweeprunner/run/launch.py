@@ -103,6 +103,9 @@ def connect(options: LaunchOptions) -> None:
              log_to_driver=False)
 
 
+_TRACEBACK = "Traceback (most recent call last):"
+
+
 class _OneLineErrors(logging.Filter):
     """Ray logs some failures with a traceback (a failed experiment-state sync on a full disk); the
     console gets the exception's last line instead, as everywhere in sweeprunner."""
@@ -112,6 +115,10 @@ class _OneLineErrors(logging.Filter):
             exc = record.exc_info[1]
             record.msg, record.args = f"{record.getMessage()} {type(exc).__name__}: {exc}", ()
             record.exc_info, record.exc_text = None, None
+        elif isinstance(record.msg, str) and _TRACEBACK in record.msg:  # a traceback pasted into the text
+            head, _, trace = record.getMessage().partition(_TRACEBACK)
+            last = [line.strip() for line in trace.splitlines() if line.strip()][-1:]
+            record.msg, record.args = " ".join([head.strip(), *last]), ()
         return True
 
 
