@@ -57,3 +57,25 @@ def standalone_trainable(tmp_path, monkeypatch):
     yield
     session.history.clear()
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def wandb_trial_dir(tmp_path, monkeypatch):
+    """A standalone W&B-style trial: its own directory and cwd, an empty history, no W&B run settings
+    from the environment, and no ``wandb`` module left behind."""
+    from sweeprunner.trial import session
+    from sweeprunner.trial.protocol import CHECKPOINT_DIR_ENV, JSONL_ENV, TRIAL_DIR_ENV
+
+    monkeypatch.setenv(TRIAL_DIR_ENV, str(tmp_path / "trial"))
+    for name in (CHECKPOINT_DIR_ENV, JSONL_ENV, "WANDB_SWEEP_ID", "WANDB_PROJECT", "WANDB_ENTITY", "WANDB_NOTES",
+                 "WANDB_TAGS", "WANDB_RUN_GROUP", "WANDB_JOB_TYPE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    session.history.clear()
+    saved = sys.modules.get("wandb")
+    yield tmp_path / "trial"
+    session.history.clear()
+    if saved is None:
+        sys.modules.pop("wandb", None)
+    else:
+        sys.modules["wandb"] = saved

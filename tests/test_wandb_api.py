@@ -26,21 +26,8 @@ wandb = wandb_compat
 
 
 @pytest.fixture
-def trial_dir(tmp_path, monkeypatch):
-    """A standalone trial: its own directory and cwd, an empty history, no `wandb` module left."""
-    monkeypatch.setenv("SWEEPRUNNER_TRIAL_DIR", str(tmp_path / "trial"))
-    for name in ("SWEEPRUNNER_CHECKPOINT_DIR", "SWEEPRUNNER_JSONL", "WANDB_SWEEP_ID", "WANDB_PROJECT",
-                 "WANDB_ENTITY", "WANDB_NOTES", "WANDB_TAGS", "WANDB_RUN_GROUP", "WANDB_JOB_TYPE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    session.history.clear()
-    saved = sys.modules.get("wandb")
-    yield tmp_path / "trial"
-    session.history.clear()
-    if saved is None:
-        sys.modules.pop("wandb", None)
-    else:
-        sys.modules["wandb"] = saved
+def trial_dir(wandb_trial_dir):
+    return wandb_trial_dir
 
 
 def _run(params, metric, body):

@@ -14,27 +14,15 @@ import pytest
 
 from sweeprunner.trial import session, wandb_compat
 from sweeprunner.trial.adapters import make_trainable
-from sweeprunner.trial.protocol import CHECKPOINT_DIR_ENV, JSONL_ENV, TRIAL_DIR_ENV
+from sweeprunner.trial.protocol import CHECKPOINT_DIR_ENV, JSONL_ENV
 
 SCRIPTS = Path(__file__).parent / "data" / "scripts"
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def trial_dir(tmp_path, monkeypatch):
-    """A standalone trial: its own directory and cwd, an empty history, no `wandb` module left."""
-    monkeypatch.setenv(TRIAL_DIR_ENV, str(tmp_path / "trial"))
-    monkeypatch.delenv(CHECKPOINT_DIR_ENV, raising=False)
-    monkeypatch.delenv(JSONL_ENV, raising=False)
-    monkeypatch.chdir(tmp_path)
-    session.history.clear()
-    saved = sys.modules.get("wandb")
-    yield tmp_path / "trial"
-    session.history.clear()
-    if saved is None:
-        sys.modules.pop("wandb", None)
-    else:
-        sys.modules["wandb"] = saved
+def trial_dir(wandb_trial_dir):
+    return wandb_trial_dir
 
 
 def _run(params, metric, body):
