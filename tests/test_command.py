@@ -294,3 +294,18 @@ def test_crashing_script_is_retried_then_errored(tmp_path):
     storage = tmp_path / "storage"
     stderr_logs = list(storage.rglob("stderr.log"))
     assert stderr_logs and stderr_logs[0].read_text().count("about to fail") == 2   # 1 retry
+
+
+def test_a_stopped_script_gets_its_grace_period_to_clean_up(tmp_path):
+    """The group stop sends SIGTERM and waits: the supervisor must not die first and end the grace at once."""
+    from sweeprunner.trial.supervisor import launch_argv, terminate_group
+
+    script = tmp_path / "slow_cleanup.py"
+    script.write_text("import pathlib, signal, sys, time\n"
+                      "def bye(*_):\n    time.sleep(0.5)\n    pathlib.Path(sys.argv[1]).write_text('clean')\n    sys.exit(0)\n"
+                      "signal.signal(signal.SIGTERM, bye)\nprint('ready', flush=True)\ntime.sleep(60)\n")
+    proc = subprocess.Popen(launch_argv([sys.executable, str(script), str(tmp_path / "done")], 5.0),
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stdout.readline().strip() == "ready"
+    terminate_group(proc, 5.0)
+    assert (tmp_path / "done").read_text() == "clean"

@@ -14,7 +14,7 @@ import sys
 import time
 
 # The first process of a script trial on Linux, the leader of the trial's process group. It
-# asks the kernel for SIGTERM when its parent (the Ray worker) dies, even by SIGKILL, and starts
+# asks the kernel for SIGKILL when its parent (the Ray worker) dies, even by SIGKILL, and starts
 # a watcher, then the user's program, and exits as the program did. The watcher gets SIGTERM
 # when the leader dies (whatever killed it: Ray kills a dead worker's child processes with
 # SIGKILL) or when the group is stopped, and then ends the whole group: SIGTERM, then SIGKILL
@@ -48,7 +48,11 @@ def end_group(*_):
     if others():
         os.killpg(0, signal.SIGKILL)
     os._exit(0)
-deathsig(signal.SIGTERM)
+# The leader outlives a group SIGTERM (it must not die first, or the stop's grace period ends at
+# once and the program is SIGKILLed mid-cleanup); it exits when the program does. Its parent's
+# death still ends it: SIGKILL, which the watcher turns into a graceful group stop.
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+deathsig(signal.SIGKILL)
 if os.getppid() != parent:
     os._exit(1)
 leader = os.getpid()
