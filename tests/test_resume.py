@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -66,6 +67,18 @@ def wait_for_outcomes(sweep_dir: Path, driver: subprocess.Popen, count: int) -> 
     assert len(events(sweep_dir)) >= count, "no trial finished before the deadline"
 
 
+def sigkill_driver(driver: subprocess.Popen, when: Callable[[], None]) -> None:
+    """SIGKILL the driver once ``when()`` returns, then whatever it left behind (only ours)."""
+    try:
+        when()
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        time.sleep(2)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(driver.pid, signal.SIGKILL)
+
+
 def resume(sweep_dir: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "sweeprunner", "resume", str(sweep_dir), "--quiet", "--num-cpus", "2"],
                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=400)
@@ -74,16 +87,7 @@ def resume(sweep_dir: Path) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_sigkill_then_resume_finishes_the_same_sweep(tmp_path):
     config, sweep_dir, driver = start_sweep(tmp_path, "--quiet")
-    try:
-        wait_for_outcomes(sweep_dir, driver, 2)
-        os.kill(driver.pid, signal.SIGKILL)
-        driver.wait(timeout=30)
-    finally:
-        time.sleep(2)
-        try:
-            os.killpg(driver.pid, signal.SIGKILL)  # whatever the killed driver left behind (only ours)
-        except ProcessLookupError:
-            pass
+    sigkill_driver(driver, lambda: wait_for_outcomes(sweep_dir, driver, 2))
     assert driver.returncode == -signal.SIGKILL
     done_before = {e["trial_id"] for e in events(sweep_dir)}
     rows_before = result_rows(sweep_dir)
@@ -128,14 +132,7 @@ def run_cli(*args: str, cwd: Path = REPO, timeout: int = 400) -> subprocess.Comp
 @pytest.mark.slow
 def test_a_copied_sweep_directory_resumes_from_its_own_records(tmp_path):
     config, sweep_dir, driver = start_sweep(tmp_path, "--quiet")
-    try:
-        wait_for_outcomes(sweep_dir, driver, 2)
-        os.kill(driver.pid, signal.SIGKILL)
-        driver.wait(timeout=30)
-    finally:
-        time.sleep(2)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(driver.pid, signal.SIGKILL)
+    sigkill_driver(driver, lambda: wait_for_outcomes(sweep_dir, driver, 2))
     original_events = (sweep_dir / "trial_events.jsonl").read_text()
     copy = tmp_path / "elsewhere" / "copy"
     shutil.copytree(sweep_dir, copy)
@@ -220,17 +217,14 @@ sweeprunner: {trainable: "tests/data/trainables/edge_cases.py:no_checkpoint", ma
     driver = subprocess.Popen([sys.executable, "-m", "sweeprunner", "run", str(config), "--storage", str(sweep_dir),
                                "--num-cpus", "2", "--quiet"], cwd=REPO, env=ENV, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+
+    def two_trials_three_reports_each() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not (len(result_rows(sweep_dir)) == 2
                                                    and min(result_rows(sweep_dir).values()) >= 3):
             time.sleep(0.2)
-        os.kill(driver.pid, signal.SIGKILL)
-        driver.wait(timeout=30)
-    finally:
-        time.sleep(2)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(driver.pid, signal.SIGKILL)
+
+    sigkill_driver(driver, two_trials_three_reports_each)
     before = result_rows(sweep_dir)
     assert len(before) == 2 and min(before.values()) >= 3, before
     resumed = resume(sweep_dir)
