@@ -37,7 +37,7 @@ RESULTS_CSV, RESULTS_PARQUET, HISTORIES_CSV, BEST_YAML = "results.csv", "results
 REPORT_HTML = "report.html"  # results/report.py
 RESULT_FILES = (RESULTS_CSV, RESULTS_PARQUET, HISTORIES_CSV, BEST_YAML)
 FINAL_EVENTS = ("finished", "stopped")
-_CONFIG, _INFO, _HISTORY = ".config.json", ".info.json", ".jsonl"
+_CONFIG, _INFO, _HISTORY, _FATAL = ".config.json", ".info.json", ".jsonl", ".fatal.json"
 
 
 def config_path(sweep_dir: str | Path, trial_id: str) -> Path:
@@ -50,6 +50,22 @@ def info_path(sweep_dir: str | Path, trial_id: str) -> Path:
 
 def history_path(sweep_dir: str | Path, trial_id: str) -> Path:
     return Path(sweep_dir) / RECORDS_DIR / f"{trial_id}{_HISTORY}"
+
+
+def fatal_path(sweep_dir: str | Path, trial_id: str) -> Path:
+    """The marker of a trial that failed once, unretried (``trial/failures.py`` writes it)."""
+    return Path(sweep_dir) / RECORDS_DIR / f"{trial_id}{_FATAL}"
+
+
+def fatal_error(sweep_dir: str | Path, trial_id: str) -> str | None:
+    """The one-line error of a trial that failed deterministically, or None."""
+    path = fatal_path(sweep_dir, trial_id)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text()).get("error") or "failed"
+    except (OSError, ValueError):
+        return "failed"
 
 
 # --- writers -------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from sweeprunner.results.records import (
     FINAL_EVENTS,
     append_json_line,
     config_path,
+    fatal_error,
     finished_ids,
     history,
     history_path,
@@ -29,7 +30,6 @@ from sweeprunner.results.records import (
     start_attempt,
     write_json_atomic,
 )
-from sweeprunner.trial.failures import fatal_error
 from sweeprunner.trial.protocol import finite_number, history_row, jsonable
 
 if TYPE_CHECKING:

@@ -17,9 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sweeprunner.results.records import fatal_path, history_path
 from sweeprunner.trial import session
-
-FATAL_SUFFIX = ".fatal.json"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -50,26 +49,11 @@ def is_deterministic(exc: BaseException, reported: bool) -> bool:
     return "was killed by" not in str(exc)  # a command killed by a signal (OOM killer...) may succeed again
 
 
-def fatal_path(records_dir: str | Path, trial_id: str) -> Path:
-    return Path(records_dir) / "trials" / f"{trial_id}{FATAL_SUFFIX}"
-
-
-def fatal_error(records_dir: str | Path, trial_id: str) -> str | None:
-    """The one-line error of a trial that failed deterministically, or None."""
-    path = fatal_path(records_dir, trial_id)
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text()).get("error") or "failed"
-    except (OSError, ValueError):
-        return "failed"
-
-
 def _reported_before(records_dir: str | None, trial_id: str) -> bool:
     """A report reached the driver earlier (this start, or a start before it: a resumed trial)."""
     if session.reports_made:
         return True
-    if records_dir and (Path(records_dir) / "trials" / f"{trial_id}.jsonl").is_file():
+    if records_dir and history_path(records_dir, trial_id).is_file():
         return True
     try:
         from ray import tune
