@@ -29,15 +29,14 @@ from sweeprunner.config.spec import SweepSpec
 from sweeprunner.errors import SweepConfigError
 from sweeprunner.results.records import LAUNCH_FILE, launch_info, trial_ids
 from sweeprunner.results.tables import load_trials
-from sweeprunner.run.launch import IN_TRIAL_ENV, LaunchOptions, trials_text
+from sweeprunner.run.launch import LaunchOptions, trials_text
 from sweeprunner.run.storage import SweepLock, claim_sweep_directory, write_launch_file
+from sweeprunner.trial.protocol import IN_TRIAL_ENV, SWEEP_ID_ENV
 
 __all__ = ["SweepResults", "agent", "run_sweep", "sweep"]
 
 #: Sweeps created in this process: sweep id -> sweep directory.
 _SWEEPS: dict[str, str] = {}
-#: The id of the sweep a trial belongs to (set in trial processes).
-SWEEP_ID_ENV = "SWEEPRUNNER_SWEEP_ID"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LaunchOptions", "connect", "make_trial_function", "records_directory", "resume_sweep", "run_sweep",
            "run_sweep_file", "sweep_directory", "upload_results"]
-from sweeprunner.trial.protocol import NUM_CPUS_ENV
+from sweeprunner.trial.protocol import IN_TRIAL_ENV, NUM_CPUS_ENV
 
 #: Checkpoints kept per trial: the latest ones, enough to cover the last saved experiment state.
 CHECKPOINTS_TO_KEEP = 3
@@ -126,10 +126,6 @@ def _one_line_ray_errors() -> None:
     for handler in logging.getLogger("ray").handlers + logging.getLogger().handlers:
         if not any(isinstance(f, _OneLineErrors) for f in handler.filters):
             handler.addFilter(_OneLineErrors())
-
-
-#: Set inside every trial process: ``sweeprunner.sweep``/``agent`` there are no-ops, not a nested sweep.
-IN_TRIAL_ENV = "SWEEPRUNNER_IN_TRIAL"
 
 
 def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = None, *,

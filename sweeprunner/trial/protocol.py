@@ -25,6 +25,10 @@ CONFIG_FILE_ENV = "SWEEPRUNNER_CONFIG_FILE"
 METRIC_ENV = "SWEEPRUNNER_METRIC"
 #: "1": the sweep storage is shared by every node although it does not look so (driver side).
 SHARED_STORAGE_ENV = "SWEEPRUNNER_SHARED_STORAGE"
+#: Set inside every trial process: ``sweeprunner.sweep``/``agent`` there are no-ops, not a nested sweep.
+IN_TRIAL_ENV = "SWEEPRUNNER_IN_TRIAL"
+#: The id of the sweep a trial belongs to (what ``sweeprunner.sweep`` returns inside a trial).
+SWEEP_ID_ENV = "SWEEPRUNNER_SWEEP_ID"
 
 #: A report row on a child's stdout is one JSON line ``{"sweeprunner": {...row...}}``.
 ROW_KEY = "sweeprunner"
