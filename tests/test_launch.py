@@ -162,15 +162,3 @@ def test_private_cluster_config_call_still_exists(ray_session):
     assert callable(state.get_cluster_config)
     assert v2_cluster_config() is None
     assert autoscaler_node_types() == []
-
-
-def test_a_ray_warning_with_a_pasted_traceback_reaches_the_console_as_one_line():
-    import logging
-
-    from sweeprunner.run.launch import _OneLineErrors
-
-    text = ("Last sync command failed: Traceback (most recent call last):\n  File \"syncer.py\", line 343\n"
-            "OSError: [Errno 28] No space left on device\n")
-    record = logging.LogRecord("ray.train", logging.WARNING, __file__, 1, text, (), None)
-    assert _OneLineErrors().filter(record)
-    assert record.getMessage() == "Last sync command failed: OSError: [Errno 28] No space left on device"

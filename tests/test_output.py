@@ -113,3 +113,15 @@ def test_best_yaml_retrains_from_another_directory(tmp_path):
     again = subprocess.run(command, shell=True, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=180)
     assert again.returncode == 0, again.stdout + again.stderr
     assert yaml.safe_load(best.read_text())["parameters"] == {"x": {"value": 1}}
+
+
+def test_a_ray_warning_with_a_pasted_traceback_reaches_the_console_as_one_line():
+    import logging
+
+    from sweeprunner.run.output import OneLineErrors
+
+    text = ("Last sync command failed: Traceback (most recent call last):\n  File \"syncer.py\", line 343\n"
+            "OSError: [Errno 28] No space left on device\n")
+    record = logging.LogRecord("ray.train", logging.WARNING, __file__, 1, text, (), None)
+    assert OneLineErrors().filter(record)
+    assert record.getMessage() == "Last sync command failed: OSError: [Errno 28] No space left on device"

@@ -8,7 +8,6 @@ Orchestration only: where files go and who may write them is ``storage.py``; the
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,6 +73,8 @@ def connect(options: LaunchOptions) -> None:
     """Start an embedded local Ray, or connect to the cluster at ``--address``/``$RAY_ADDRESS``."""
     import ray
 
+    from sweeprunner.run.output import one_line_ray_errors
+
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")  # trials keep the user's working directory
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # sweeprunner prints its own progress
     # Rows without the metric are fine (wandb.log of other keys; a resumed trial that was already
@@ -86,7 +87,7 @@ def connect(options: LaunchOptions) -> None:
     # A failed trial's traceback goes to its error.txt and the summary names it with its last line;
     # Ray would also print the whole traceback to the console, which sweeprunner never does.
     os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
-    _one_line_ray_errors()
+    one_line_ray_errors()
     if ray.is_initialized():
         return
     address = options.address or os.environ.get("RAY_ADDRESS")
@@ -101,31 +102,6 @@ def connect(options: LaunchOptions) -> None:
     # address="local": always a new embedded Ray, never a cluster that happens to run on this machine
     ray.init(address="local", num_cpus=options.num_cpus, num_gpus=options.num_gpus, include_dashboard=False,
              log_to_driver=False)
-
-
-_TRACEBACK = "Traceback (most recent call last):"
-
-
-class _OneLineErrors(logging.Filter):
-    """Ray logs some failures with a traceback (a failed experiment-state sync on a full disk); the
-    console gets the exception's last line instead, as everywhere in sweeprunner."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.exc_info[1] is not None:
-            exc = record.exc_info[1]
-            record.msg, record.args = f"{record.getMessage()} {type(exc).__name__}: {exc}", ()
-            record.exc_info, record.exc_text = None, None
-        elif isinstance(record.msg, str) and _TRACEBACK in record.msg:  # a traceback pasted into the text
-            head, _, trace = record.getMessage().partition(_TRACEBACK)
-            last = [line.strip() for line in trace.splitlines() if line.strip()][-1:]
-            record.msg, record.args = " ".join([head.strip(), *last]), ()
-        return True
-
-
-def _one_line_ray_errors() -> None:
-    for handler in logging.getLogger("ray").handlers + logging.getLogger().handlers:
-        if not any(isinstance(f, _OneLineErrors) for f in handler.filters):
-            handler.addFilter(_OneLineErrors())
 
 
 def make_trial_function(spec: SweepSpec, workdir: str, sweep_dir: str | None = None, *,

@@ -3,8 +3,9 @@
 sweeprunner prints its own progress and summary, so Ray Tune's per-trial lines ("Trial X
 completed. Last result: ..."), its "Resume experiment with: Tuner.restore(...)" hint on Ctrl-C
 (sweeprunner prints its own `resume` command) and "Failed to fetch metrics" for trials that never
-reported are kept off the console. Both through public APIs: a ``TrialProgressCallback`` passed in
-(Ray then adds none of its own) and :mod:`logging` filters.
+reported are kept off the console, and a traceback Ray logs reaches it as one line. All through
+public APIs: a ``TrialProgressCallback`` passed in (Ray then adds none of its own) and
+:mod:`logging` filters.
 """
 
 from __future__ import annotations
@@ -58,6 +59,32 @@ def hide_ray_lines() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropLines) for f in logger.filters):
             logger.addFilter(_DropLines(fragments))
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+class OneLineErrors(logging.Filter):
+    """Ray logs some failures with a traceback (a failed experiment-state sync on a full disk); the
+    console gets the exception's last line instead, as everywhere in sweeprunner."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.msg, record.args = f"{record.getMessage()} {type(exc).__name__}: {exc}", ()
+            record.exc_info, record.exc_text = None, None
+        elif isinstance(record.msg, str) and _TRACEBACK in record.msg:  # a traceback pasted into the text
+            head, _, trace = record.getMessage().partition(_TRACEBACK)
+            last = [line.strip() for line in trace.splitlines() if line.strip()][-1:]
+            record.msg, record.args = " ".join([head.strip(), *last]), ()
+        return True
+
+
+def one_line_ray_errors() -> None:
+    """Install :class:`OneLineErrors` on the console handlers once per process."""
+    for handler in logging.getLogger("ray").handlers + logging.getLogger().handlers:
+        if not any(isinstance(f, OneLineErrors) for f in handler.filters):
+            handler.addFilter(OneLineErrors())
 
 
 def run_warnings(spec: SweepSpec) -> list[str]:
