@@ -144,13 +144,18 @@ def test_unknown_sweep_id_and_bad_config_are_config_errors(in_tmp):
     assert not Path(in_tmp, "sweeps").exists()
 
 
+def run_as_main(script: str, cwd: Path, *, timeout: int) -> subprocess.CompletedProcess:
+    """Run a test script as ``__main__`` (as a user runs it), on its own embedded Ray."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    env.pop("RAY_ADDRESS", None)
+    return subprocess.run([sys.executable, str(SCRIPTS / script)], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
 @pytest.mark.slow
 def test_guide_workflow_runs_as_main_script(tmp_path):
     """The guide's code (train defined in __main__, sweep + two agent calls) with only the import changed."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
-    env.pop("RAY_ADDRESS", None)
-    proc = subprocess.run([sys.executable, str(SCRIPTS / "api_main.py")], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=240)
+    proc = run_as_main("api_main.py", tmp_path, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     sweep_id = proc.stdout.split("SWEEP_ID ")[1].split()[0]
     [info] = list(tmp_path.glob("sweeps/*/*/sweeprunner.json"))
@@ -163,10 +168,7 @@ def test_guide_workflow_runs_as_main_script(tmp_path):
 @pytest.mark.slow
 def test_wandb_pytorch_notebook_runs_with_one_import_line_changed(tmp_path):
     """W&B's PyTorch sweeps notebook (code cells as a script, MNIST swapped for FakeData)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
-    env.pop("RAY_ADDRESS", None)
-    proc = subprocess.run([sys.executable, str(SCRIPTS / "wandb_pytorch_notebook.py")], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=500)
+    proc = run_as_main("wandb_pytorch_notebook.py", tmp_path, timeout=500)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     [directory] = list(tmp_path.glob("sweeps/pytorch-sweeps-demo/*"))
     results = pd.read_csv(directory / "results.csv")
