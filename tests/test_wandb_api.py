@@ -344,6 +344,30 @@ def test_a_stopped_script_keeps_its_summary(trial_dir):
     assert summary == {"loss": 0.5, "best": 0.5}
 
 
+def test_a_second_sigterm_while_the_files_are_written_does_not_lose_them(trial_dir):
+    """A stop brings two SIGTERMs (runner, then supervisor); the second arrived mid-write in CI and
+    killed the script before summary.json was written."""
+    code = ("import os, signal, time, wandb\n"
+            "run = wandb.init(); wandb.log({'loss': 0.5})\n"
+            "copy = run._copy_saved\n"
+            "def slow_copy(*a, **k):\n"
+            "    os.kill(os.getpid(), signal.SIGTERM); time.sleep(0.2)\n"
+            "    return copy(*a, **k)\n"
+            "run._copy_saved = slow_copy\n"
+            "print('ready', flush=True); time.sleep(60)\n")
+    env = {**os.environ, "SWEEPRUNNER_JSONL": "1", "SWEEPRUNNER_TRIAL_DIR": str(trial_dir),
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "sweeprunner" / "trial" / "_wandb_shim"), str(ROOT)])}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith('{"sweeprunner"')
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == -signal.SIGTERM
+    finally:
+        proc.kill()
+    assert json.loads((trial_dir / "wandb" / "summary.json").read_text()) == {"loss": 0.5}
+
+
 def test_unknown_wandb_attributes_name_the_compat_module():
     with pytest.raises(AttributeError, match=r"wandb_compat.*docs/trainable-api.md"):
         _ = wandb.integration

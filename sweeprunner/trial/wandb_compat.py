@@ -154,10 +154,17 @@ def _finish_at_exit() -> None:
 
 
 def _write_and_die(signum: int, frame: Any) -> None:
-    """SIGTERM (the trial was stopped): keep what was logged, report nothing more, then die."""
+    """SIGTERM (the trial was stopped): keep what was logged, report nothing more, then die.
+
+    A stop often brings two SIGTERMs (the runner's group stop, then the supervisor's when the Ray
+    worker exits); the second must not re-enter this handler and kill the process mid-write.
+    """
+    signal.signal(signum, signal.SIG_IGN)
     if run is not None and run._pid == os.getpid() and not run._finished:
-        with contextlib.suppress(Exception):
+        try:
             run._write_files()
+        except Exception as exc:  # noqa: BLE001 -- dying anyway: say what was not kept
+            termerror(f"could not write the run's files when stopped: {exc}")
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 
