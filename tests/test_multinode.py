@@ -20,7 +20,9 @@ def test_killed_worker_node_loses_no_trial(tmp_path):
     done = subprocess.run([sys.executable, str(REPO / "tests" / "data" / "multinode_sweep.py"), str(out)],
                           cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
                           timeout=600)
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    summary_file = out.with_suffix(".summary.json")
+    assert summary_file.exists(), done.stdout + done.stderr
+    summary = json.loads(summary_file.read_text())
     assert summary == {"exit_code": 0, "victim": summary["victim"], "killed": True}, done.stdout + done.stderr
     table = pd.read_csv(out / "results.csv")
     assert len(table) == 4 and (table["status"] == "finished").all() and (table["iterations"] == 6).all()

@@ -1,6 +1,7 @@
 """A sweep on a 3-node Ray cluster on this machine; a worker node is killed mid-sweep.
 
-Run by tests/test_multinode.py in its own process; prints one JSON line with what happened.
+Run by tests/test_multinode.py in its own process; writes what happened to ``<out>.summary.json``
+(not stdout: the local cluster's raylets print their own log lines there, even after the sweep).
 """
 
 import json
@@ -45,6 +46,6 @@ spec = parse_sweep({
 })
 threading.Thread(target=kill_victim_when_busy, daemon=True).start()
 code = run_sweep(spec, options=LaunchOptions(quiet=True))
-print(json.dumps({"exit_code": code, "victim": victim, "killed": bool(killed)}), flush=True)
+out.with_suffix(".summary.json").write_text(json.dumps({"exit_code": code, "victim": victim, "killed": bool(killed)}))
 ray.shutdown()
 cluster.shutdown()
