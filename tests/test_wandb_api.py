@@ -163,6 +163,45 @@ def test_plot_helpers_are_logged_as_saved_charts(trial_dir):
     assert cm["chart"] == "confusion_matrix"
 
 
+def test_roc_and_pr_curves_are_computed_per_class_as_wandb_does(trial_dir):
+    """A real classifier's scores: the logged tables are sklearn's curves, one class against the rest."""
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import auc, roc_curve
+
+    x, y = load_digits(n_class=3, return_X_y=True)
+    probas = LogisticRegression(max_iter=200).fit(x[::2], y[::2]).predict_proba(x[1::2])
+    truth = y[1::2]
+
+    def body():
+        wandb.init()
+        wandb.log({"roc": wandb.plot.roc_curve(truth, probas, labels=["zero", "one", "two"]),
+                   "pr": wandb.plot.pr_curve(truth.tolist(), probas.tolist(), classes_to_plot=[2]),
+                   "loss": 0.1})
+
+    _run({}, "loss", body)
+    roc = json.loads((trial_dir / "media" / "roc_0.json").read_text())
+    assert roc["chart"] == "wandb/area-under-curve/v0" and roc["fields"] == {"x": "fpr", "y": "tpr", "class": "class"}
+    assert roc["table"]["columns"] == ["class", "fpr", "tpr"]
+    rows = roc["table"]["data"]
+    assert {r[0] for r in rows} == {"zero", "one", "two"}
+    fpr, tpr, _ = roc_curve(truth, probas[:, 1], pos_label=1)
+    ones = [r for r in rows if r[0] == "one"]
+    assert [r[1] for r in ones] == [round(v, 3) for v in fpr] and [r[2] for r in ones] == [round(v, 3) for v in tpr]
+    assert auc([r[1] for r in ones], [r[2] for r in ones]) > 0.95
+    pr = json.loads((trial_dir / "media" / "pr_0.json").read_text())
+    assert pr["fields"] == {"x": "recall", "y": "precision", "class": "class"}
+    assert {r[0] for r in pr["table"]["data"]} == {2}                   # classes_to_plot, no labels given
+    assert 2 < len(pr["table"]["data"]) <= 20 and pr["table"]["data"][-1][1:] == [1.0, 0.0]
+
+
+def test_curves_reject_mismatched_shapes_with_a_clear_error():
+    with pytest.raises(ValueError, match=r"y_true has 3 classes but y_probas only 2 columns"):
+        wandb.plot.roc_curve([0, 1, 2], [[0.5, 0.5]] * 3)
+    with pytest.raises(ValueError, match=r"y_true must be 1-D"):
+        wandb.plot.pr_curve([0, 1], [[0.5, 0.5]] * 3)
+
+
 # ---------------------------------------------------------------------------- 3. define_metric
 
 def test_define_metric_summary_semantics(trial_dir):
