@@ -46,6 +46,16 @@ METHODS: dict[str, tuple[str | None, int, str | None, str]] = {
     "gp-s5-random": ("gp", 4, "gp-s5-random", "GPSampler, 5 random start-up trials (4 in flight)"),
     "gp-sobol10": ("gp", 4, "gp-sobol10", "GPSampler, Sobol start-up of 10 (4 in flight)"),
     "gp-sobol3": ("gp", 4, "gp-sobol3", "GPSampler, Sobol start-up of 3 (4 in flight)"),
+    "gp-sobol7": ("gp", 4, "gp-sobol7", "GPSampler, Sobol start-up of 7 (4 in flight)"),
+    "gp-explore5": ("gp", 4, "gp-explore5", "default gp, every 5th trial a Sobol point (4 in flight)"),
+    "gp-explore4": ("gp", 4, "gp-explore4", "default gp, every 4th trial a Sobol point (4 in flight)"),
+    "gp-stall6": ("gp", 4, "gp-stall6", "default gp; after 6 trials without improvement every 2nd is Sobol"),
+    "gp-stall10": ("gp", 4, "gp-stall10", "default gp; after 10 trials without improvement every 2nd is Sobol"),
+    "gp-late5": ("gp", 4, "gp-late5", "default gp; from trial 20 every 5th is Sobol"),
+    "gp-sobol3-c8": ("gp", 8, "gp-sobol3", "GPSampler, Sobol start-up of 3, 8 in flight"),
+    "gp-sobol2-c8": ("gp", 8, "gp-sobol2", "GPSampler, Sobol start-up of 2, 8 in flight"),
+    "gp-sobol3-c16": ("gp", 16, "gp-sobol3", "GPSampler, Sobol start-up of 3, 16 in flight"),
+    "gp-sobol2-c16": ("gp", 16, "gp-sobol2", "GPSampler, Sobol start-up of 2, 16 in flight"),
     "tpe-seq": ("tpe", 1, None, "TPE, 1 in flight (max_concurrent_trials: 1)"),
 }
 DEFAULT_METHODS = ["gp", "gp-c8", "gp-c16", "gp-plain", "random"]
@@ -61,8 +71,51 @@ def _override_sampler(searcher: Any, name: str, seed: int, dims: int) -> None:
         "gp-s5-random": lambda: gp_sampler(seed, dims, startup=5, sobol=False),
         "gp-sobol10": lambda: gp_sampler(seed, dims, startup=10),
         "gp-sobol3": lambda: gp_sampler(seed, dims, startup=3),
+        "gp-sobol2": lambda: gp_sampler(seed, dims, startup=2),
+        "gp-sobol7": lambda: gp_sampler(seed, dims, startup=7),
+        "gp-explore5": lambda: _exploring(gp_sampler(seed, dims), 5),
+        "gp-explore4": lambda: _exploring(gp_sampler(seed, dims), 4),
+        "gp-stall6": lambda: _stall_exploring(gp_sampler(seed, dims), 6),
+        "gp-stall10": lambda: _stall_exploring(gp_sampler(seed, dims), 10),
+        "gp-late5": lambda: _exploring(gp_sampler(seed, dims), 5, after=20),
     }
     searcher.searcher.searcher._ot_study.sampler = samplers[name]()
+
+
+def _stall_exploring(sampler: Any, patience: int) -> Any:
+    """After ``patience`` completed trials without a new best, every 2nd trial takes a Sobol point."""
+    import optuna
+
+    relative = type(sampler).sample_relative
+
+    def sample_relative(study: Any, trial: Any, search_space: Any) -> Any:
+        done = sorted(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)),
+                      key=lambda t: t.datetime_complete)
+        best, since = None, 0
+        for t in done:
+            if best is None or t.value < best:
+                best, since = t.value, 0
+            else:
+                since += 1
+        if since >= patience and trial.number % 2 == 0:
+            return {}
+        return relative(sampler, study, trial, search_space)
+
+    sampler.sample_relative = sample_relative
+    return sampler
+
+
+def _exploring(sampler: Any, every: int, after: int = 0) -> Any:
+    """Every ``every``-th trial (from trial ``after``) takes the Sobol (independent) sampler's point."""
+    relative = type(sampler).sample_relative
+
+    def sample_relative(study: Any, trial: Any, search_space: Any) -> Any:
+        if trial.number >= after and trial.number % every == every - 1:
+            return {}
+        return relative(sampler, study, trial, search_space)
+
+    sampler.sample_relative = sample_relative
+    return sampler
 
 
 def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str, Any]:
@@ -87,7 +140,9 @@ def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str
     spec = parse_sweep(problem.sweep_config("bayes", run_cap=budget, sweeprunner=runner))
     searcher = compile_sweep(spec).search_alg
     if override:
-        dims = sum(1 for _, d in spec.parameters.leaves() if d.searchable)
+        from sweeprunner.config.distributions import Constant
+
+        dims = sum(1 for _, d in spec.parameters.leaves() if not isinstance(d, Constant))
         _override_sampler(searcher, override, seed, dims)
     inflight: collections.deque = collections.deque()
     values: list[float] = []
