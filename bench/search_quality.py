@@ -47,6 +47,13 @@ METHODS: dict[str, tuple[str | None, int, str | None, str]] = {
     "gp-sobol10": ("gp", 4, "gp-sobol10", "GPSampler, Sobol start-up of 10 (4 in flight)"),
     "gp-sobol3": ("gp", 4, "gp-sobol3", "GPSampler, Sobol start-up of 3 (4 in flight)"),
     "tpe-seq": ("tpe", 1, None, "TPE, 1 in flight (max_concurrent_trials: 1)"),
+    # optuna-integration's BoTorchSampler (needs botorch + optuna-integration; bench/botorch_sampler.py):
+    # default candidates with running trials = qEI with X_pending; Sobol start-up of 5 completed trials
+    "botorch": ("gp", 4, "botorch", "BoTorchSampler qEI, running trials pending, Sobol start-up of 5 (4 in flight)"),
+    "botorch-c8": ("gp", 8, "botorch", "BoTorchSampler qEI, 8 in flight"),
+    "botorch-c16": ("gp", 16, "botorch", "BoTorchSampler qEI, 16 in flight"),
+    "botorch-qlogei": ("gp", 4, "botorch-qlogei", "BoTorchSampler qLogEI, running trials pending (4 in flight)"),
+    "botorch-qlognei": ("gp", 4, "botorch-qlognei", "BoTorchSampler qLogNEI, running trials pending (4 in flight)"),
 }
 DEFAULT_METHODS = ["gp", "gp-c8", "gp-c16", "gp-plain", "random"]
 
@@ -62,6 +69,11 @@ def _override_sampler(searcher: Any, name: str, seed: int, dims: int) -> None:
         "gp-sobol10": lambda: gp_sampler(seed, dims, startup=10),
         "gp-sobol3": lambda: gp_sampler(seed, dims, startup=3),
     }
+    if name.startswith("botorch"):
+        from bench.botorch_sampler import botorch_sampler
+
+        candidates = name.partition("-")[2] or "default"
+        samplers[name] = lambda: botorch_sampler(seed, dims, candidates=candidates)
     searcher.searcher.searcher._ot_study.sampler = samplers[name]()
 
 
@@ -87,7 +99,9 @@ def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str
     spec = parse_sweep(problem.sweep_config("bayes", run_cap=budget, sweeprunner=runner))
     searcher = compile_sweep(spec).search_alg
     if override:
-        dims = sum(1 for _, d in spec.parameters.leaves() if d.searchable)
+        from sweeprunner.config.distributions import Constant
+
+        dims = sum(1 for _, d in spec.parameters.leaves() if not isinstance(d, Constant))  # as compile_sweep counts
         _override_sampler(searcher, override, seed, dims)
     inflight: collections.deque = collections.deque()
     values: list[float] = []
