@@ -57,6 +57,13 @@ METHODS: dict[str, tuple[str | None, int, str | None, str]] = {
     "gp-sobol3-c16": ("gp", 16, "gp-sobol3", "GPSampler, Sobol start-up of 3, 16 in flight"),
     "gp-sobol2-c16": ("gp", 16, "gp-sobol2", "GPSampler, Sobol start-up of 2, 16 in flight"),
     "tpe-seq": ("tpe", 1, None, "TPE, 1 in flight (max_concurrent_trials: 1)"),
+    # optuna-integration's BoTorchSampler (needs botorch + optuna-integration; bench/botorch_sampler.py):
+    # default candidates with running trials = qEI with X_pending; Sobol start-up of 5 completed trials
+    "botorch": ("gp", 4, "botorch", "BoTorchSampler qEI, running trials pending, Sobol start-up of 5 (4 in flight)"),
+    "botorch-c8": ("gp", 8, "botorch", "BoTorchSampler qEI, 8 in flight"),
+    "botorch-c16": ("gp", 16, "botorch", "BoTorchSampler qEI, 16 in flight"),
+    "botorch-qlogei": ("gp", 4, "botorch-qlogei", "BoTorchSampler qLogEI, running trials pending (4 in flight)"),
+    "botorch-qlognei": ("gp", 4, "botorch-qlognei", "BoTorchSampler qLogNEI, running trials pending (4 in flight)"),
 }
 DEFAULT_METHODS = ["gp", "gp-c8", "gp-c16", "gp-plain", "random"]
 
@@ -79,6 +86,11 @@ def _override_sampler(searcher: Any, name: str, seed: int, dims: int) -> None:
         "gp-stall10": lambda: _stall_exploring(gp_sampler(seed, dims), 10),
         "gp-late5": lambda: _exploring(gp_sampler(seed, dims), 5, after=20),
     }
+    if name.startswith("botorch"):
+        from bench.botorch_sampler import botorch_sampler
+
+        candidates = name.partition("-")[2] or "default"
+        samplers[name] = lambda: botorch_sampler(seed, dims, candidates=candidates)
     searcher.searcher.searcher._ot_study.sampler = samplers[name]()
 
 
@@ -142,7 +154,7 @@ def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str
     if override:
         from sweeprunner.config.distributions import Constant
 
-        dims = sum(1 for _, d in spec.parameters.leaves() if not isinstance(d, Constant))
+        dims = sum(1 for _, d in spec.parameters.leaves() if not isinstance(d, Constant))  # as compile_sweep counts
         _override_sampler(searcher, override, seed, dims)
     inflight: collections.deque = collections.deque()
     values: list[float] = []

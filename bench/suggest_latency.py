@@ -41,11 +41,17 @@ def sweeprunner_latency(problem_name: str, sampler: str, ns: list[int], repeats:
     torch.set_num_threads(1)
     quiet_warnings()
     problem = PROBLEMS[problem_name]
-    runner = {"seed": seed, "bayes_sampler": sampler, "max_concurrent_trials": inflight}
+    runner = {"seed": seed, "bayes_sampler": "gp" if sampler == "botorch" else sampler,
+              "max_concurrent_trials": inflight}
     spec = parse_sweep(problem.sweep_config("bayes", run_cap=10_000, sweeprunner=runner))
     searcher = compile_sweep(spec).search_alg
     study = searcher.searcher.searcher._ot_study
     real, filler = study.sampler, optuna.samplers.RandomSampler(seed=seed)
+    if sampler == "botorch":  # optuna-integration's BoTorchSampler (qEI, running trials pending; no point cap)
+        from bench.botorch_sampler import botorch_sampler
+        from sweeprunner.config.distributions import Constant
+
+        real = botorch_sampler(seed, sum(1 for _, d in spec.parameters.leaves() if not isinstance(d, Constant)))
     done, rows = 0, []
 
     cpu: list[float] = []
@@ -141,7 +147,7 @@ def wandb_latency(problem_name: str, ns: list[int], repeats: int) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--problems", nargs="+", default=["hartmann6", "mixed"], choices=list(PROBLEMS))
-    ap.add_argument("--samplers", nargs="+", default=["gp", "tpe"], choices=["tpe", "gp", "random"])
+    ap.add_argument("--samplers", nargs="+", default=["gp", "tpe"], choices=["tpe", "gp", "random", "botorch"])
     ap.add_argument("--ns", nargs="+", type=int, default=[50, 200, 500])
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--inflight", type=int, default=4, help="trials in flight while timing (others stay running)")
