@@ -23,7 +23,6 @@ from optuna_integration.botorch import qei_candidates_func, qlogei_candidates_fu
 from sweeprunner.compile.bayes import SobolStartSampler
 
 
-
 def qlognei_candidates_func(train_x: Any, train_obj: Any, train_con: Any, bounds: Any, pending_x: Any) -> Any:
     """optuna-integration's ``qnei_candidates_func`` (unconstrained) with qLogNoisyExpectedImprovement."""
     import torch
