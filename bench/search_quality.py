@@ -56,6 +56,8 @@ METHODS: dict[str, tuple[str | None, int, str | None, str]] = {
     "gp-sobol2-c8": ("gp", 8, "gp-sobol2", "GPSampler, Sobol start-up of 2, 8 in flight"),
     "gp-sobol3-c16": ("gp", 16, "gp-sobol3", "GPSampler, Sobol start-up of 3, 16 in flight"),
     "gp-sobol2-c16": ("gp", 16, "gp-sobol2", "GPSampler, Sobol start-up of 2, 16 in flight"),
+    "tpe-c8": ("tpe", 8, None, "TPE multivariate, constant liar, 8 in flight"),
+    "tpe-c16": ("tpe", 16, None, "TPE multivariate, constant liar, 16 in flight"),
     "tpe-seq": ("tpe", 1, None, "TPE, 1 in flight (max_concurrent_trials: 1)"),
     # optuna-integration's BoTorchSampler (needs botorch + optuna-integration; bench/botorch_sampler.py):
     # default candidates with running trials = qEI with X_pending; Sobol start-up of 5 completed trials
