@@ -8,8 +8,8 @@ It keeps up to ``max_concurrent_trials`` (default 4, as the runner does) suggest
 completes the oldest first, as Ray does with equally fast trials. ``random`` is the random
 method's planned configs (``sampling.random_configs``).
 
-Neither Optuna's samplers nor W&B's engine look at the budget, so one 50-trial loop per seed gives
-the 25-trial result as its prefix.
+The default GP looks at the budget (it explores more from 50 trials on), so every budget runs its
+own loop (``run_cap`` = the budget), as a sweep with that ``run_cap`` would.
 
 W&B's side comes from ``bench/wandb_baseline.py`` (its JSON, ``--wandb-json``), run if missing.
 
@@ -36,7 +36,7 @@ from bench.problems import METRIC, PROBLEMS, summarize
 METHODS: dict[str, tuple[str | None, int, str | None, str]] = {
     "tpe": ("tpe", 4, None, "bayes_sampler: tpe (TPE multivariate, constant liar; 4 in flight)"),
     "random": (None, 1, None, "sweeprunner random"),
-    "gp": ("gp", 4, None, "sweeprunner bayes default (pending-aware GP, Sobol start-up of 5; 4 in flight)"),
+    "gp": ("gp", 4, None, "sweeprunner bayes default (pending-aware GP, Sobol start-up of 5, from 50 trials every 5th a Sobol point; 4 in flight)"),
     "gp-c8": ("gp", 8, None, "sweeprunner bayes default, 8 in flight"),
     "gp-c16": ("gp", 16, None, "sweeprunner bayes default, 16 in flight"),
     "gp-seq": ("gp", 1, None, "sweeprunner bayes default, 1 in flight"),
@@ -47,8 +47,8 @@ METHODS: dict[str, tuple[str | None, int, str | None, str]] = {
     "gp-sobol10": ("gp", 4, "gp-sobol10", "GPSampler, Sobol start-up of 10 (4 in flight)"),
     "gp-sobol3": ("gp", 4, "gp-sobol3", "GPSampler, Sobol start-up of 3 (4 in flight)"),
     "gp-sobol7": ("gp", 4, "gp-sobol7", "GPSampler, Sobol start-up of 7 (4 in flight)"),
-    "gp-explore5": ("gp", 4, "gp-explore5", "default gp, every 5th trial a Sobol point (4 in flight)"),
-    "gp-explore4": ("gp", 4, "gp-explore4", "default gp, every 4th trial a Sobol point (4 in flight)"),
+    "gp-explore5": ("gp", 4, "gp-explore5", "GPSampler, every 5th trial a Sobol point at any budget (4 in flight)"),
+    "gp-explore4": ("gp", 4, "gp-explore4", "GPSampler, every 4th trial a Sobol point at any budget (4 in flight)"),
     "gp-stall6": ("gp", 4, "gp-stall6", "default gp; after 6 trials without improvement every 2nd is Sobol"),
     "gp-stall10": ("gp", 4, "gp-stall10", "default gp; after 10 trials without improvement every 2nd is Sobol"),
     "gp-late5": ("gp", 4, "gp-late5", "default gp; from trial 20 every 5th is Sobol"),
@@ -82,8 +82,8 @@ def _override_sampler(searcher: Any, name: str, seed: int, dims: int) -> None:
         "gp-sobol3": lambda: gp_sampler(seed, dims, startup=3),
         "gp-sobol2": lambda: gp_sampler(seed, dims, startup=2),
         "gp-sobol7": lambda: gp_sampler(seed, dims, startup=7),
-        "gp-explore5": lambda: _exploring(gp_sampler(seed, dims), 5),
-        "gp-explore4": lambda: _exploring(gp_sampler(seed, dims), 4),
+        "gp-explore5": lambda: gp_sampler(seed, dims, explore_every=5),
+        "gp-explore4": lambda: gp_sampler(seed, dims, explore_every=4),
         "gp-stall6": lambda: _stall_exploring(gp_sampler(seed, dims), 6),
         "gp-stall10": lambda: _stall_exploring(gp_sampler(seed, dims), 10),
         "gp-late5": lambda: _exploring(gp_sampler(seed, dims), 5, after=20),
@@ -119,8 +119,8 @@ def _stall_exploring(sampler: Any, patience: int) -> Any:
     return sampler
 
 
-def _exploring(sampler: Any, every: int, after: int = 0) -> Any:
-    """Every ``every``-th trial (from trial ``after``) takes the Sobol (independent) sampler's point."""
+def _exploring(sampler: Any, every: int, after: int) -> Any:
+    """Every ``every``-th trial from trial ``after`` on takes the Sobol (independent) sampler's point."""
     relative = type(sampler).sample_relative
 
     def sample_relative(study: Any, trial: Any, search_space: Any) -> Any:
@@ -179,8 +179,8 @@ def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str
             "suggest_ms": 1000 * suggest_s / budget}
 
 
-def _read_loops(path: str) -> dict[tuple[str, str, int], dict[str, Any]]:
-    """Loops already run (``--loops`` JSON lines), by (problem, method, seed)."""
+def _read_loops(path: str) -> dict[tuple[str, str, int, int], dict[str, Any]]:
+    """Loops already run (``--loops`` JSON lines), by (problem, method, seed, budget)."""
     if not os.path.exists(path):
         return {}
     loops = {}
@@ -188,7 +188,7 @@ def _read_loops(path: str) -> dict[tuple[str, str, int], dict[str, Any]]:
         for line in fh:
             if line.strip():
                 loop = json.loads(line)
-                loops[(loop["problem"], loop["method"], loop["seed"])] = loop
+                loops[(loop["problem"], loop["method"], loop["seed"], loop["budget"])] = loop
     return loops
 
 
@@ -240,32 +240,32 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     load_start, t0 = load(), time.perf_counter()
-    budget = max(args.budgets)
     jobs = []
     for seed in range(args.seeds):  # seed-major: a stopped run has every method on the same seeds
         for problem in args.problems:
             for method in args.methods:
                 if not (args.gp_seeds and method.startswith("gp") and seed >= args.gp_seeds):
-                    jobs.append((problem, method, seed, budget))
-    loops: dict[tuple[str, str], list[dict[str, Any]]] = collections.defaultdict(list)
+                    jobs += [(problem, method, seed, budget) for budget in args.budgets]
+    loops: dict[tuple[str, str, int], list[dict[str, Any]]] = collections.defaultdict(list)
     done = _read_loops(args.loops) if args.loops else {}
-    todo = [job for job in jobs if job[:3] not in done] if not args.no_run else []
+    todo = [job for job in jobs if job not in done] if not args.no_run else []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(run_loop, *job): job for job in todo}
         for future in as_completed(futures):
             job, res = futures[future], future.result()
-            done[job[:3]] = res
+            done[job] = res
             if args.loops:  # each finished loop is kept at once: a long run can be stopped and resumed
                 with open(args.loops, "a") as fh:
                     fh.write(json.dumps({"problem": job[0], "method": job[1], "budget": job[3], **res}) + "\n")
     for job in jobs:
-        if job[:3] in done:  # with --no-run, only the loops that ran
-            loops[job[:2]].append(done[job[:3]])
+        if job in done:  # with --no-run, only the loops that ran
+            loops[(job[0], job[1], job[3])].append(done[job])
     rows = []
     for problem in args.problems:
         for method in args.methods:
-            for b in args.budgets if loops[(problem, method)] else []:
-                rows.append(_row(problem, method, b, loops[(problem, method)], METHODS[method][3]))
+            for b in args.budgets:
+                if loops[(problem, method, b)]:
+                    rows.append(_row(problem, method, b, loops[(problem, method, b)], METHODS[method][3]))
     if not args.no_wandb:
         rows += wandb_rows(args.wandb_json, args.problems, args.budgets)
     rows.sort(key=lambda r: (args.problems.index(r["problem"]), r["budget"]))
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wall {wall:.0f}s, load {load_start} -> {load()}")
     payload = {"load_at_start": load_start, "wall_s": wall, "seeds": args.seeds, "gp_seeds": args.gp_seeds,
                "budgets": args.budgets, "methods": {m: METHODS[m][3] for m in args.methods}, "rows": rows,
-               "traces": {f"{p}/{m}": [lp["values"] for lp in ls] for (p, m), ls in loops.items()}}
+               "traces": {f"{p}/{m}/{b}": [lp["values"] for lp in ls] for (p, m, b), ls in loops.items()}}
     previous = RESULTS / f"{args.out}.json"
     if args.merge and previous.is_file():
         old = json.loads(previous.read_text())

@@ -118,9 +118,11 @@ GP_MAX_TRIALS = 200
 def bayes_sampler(spec: SweepSpec, num_samples: int) -> str:
     """The Optuna sampler bayes uses. ``auto`` (the default) is GP up to 200 trials, TPE above.
 
-    Chosen with bench/search_quality.py: at 50 trials GP beats W&B's bayes on Branin, Hartmann6
-    and a mixed space, TPE does not; GP's cost per suggestion (0.1-0.5 s at 50-200 trials, over
-    1 s at 500) is why large sweeps get TPE (5-12 ms). See docs/benchmarks.md.
+    Chosen with bench/search_quality.py: at 25 and 50 trials GP beats TPE on Branin, Hartmann6 and
+    a mixed space, and beats W&B's bayes at 50. Above 200 trials (and for sweeps that run until
+    stopped) TPE is kept: GP's suggestion cost no longer grows there (the 100-point cap, ~80 ms at
+    500 trials), but its quality at those budgets has not been measured against TPE. See
+    docs/benchmarks.md.
     """
     choice = spec.runner.bayes_sampler
     if choice == "auto":  # a sweep that runs until stopped may grow past GP's range: TPE
@@ -146,7 +148,7 @@ def build_search_alg(spec: SweepSpec, points: GridPlan | RandomPlan | None, num_
 
     leaves = list(spec.parameters.leaves())
     dims = sum(1 for _, dist in leaves if not isinstance(dist, Constant))
-    sampler = make_sampler(bayes_sampler(spec, num_samples), spec.runner.seed, dims)
+    sampler = make_sampler(bayes_sampler(spec, num_samples), spec.runner.seed, dims, num_samples)
     searcher = BackgroundSuggester(OptunaSearch(space=DefineByRunSpace(leaves), metric=spec.metric.name,
                                                 mode=spec.metric.mode, sampler=sampler))
     # the GP fits in a worker thread: Tune's event loop keeps handling results meanwhile
