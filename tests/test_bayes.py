@@ -179,6 +179,18 @@ def test_budgets_of_50_or_more_leave_every_fifth_trial_to_the_sobol_sequence():
         assert configs[number] != pytest.approx(_sobol_config(sampler, number))
 
 
+def test_sobol_points_past_the_first_block_are_drawn_without_a_warning():
+    """scipy warns when a Sobol draw is not a power of two; a long sweep must not print that."""
+    import warnings
+
+    sobol = SobolStartSampler(dims=3, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values = [sobol._u(n, 0) for n in (0, 63, 64, 130, 200, 1000)]
+    assert all(0.0 <= v < 1.0 for v in values) and len(sobol._points) == 1024
+    assert sobol._u(63, 0) == values[1]   # redrawing a longer sequence keeps the earlier points
+
+
 @pytest.mark.parametrize("run_cap,every", [(25, None), (49, None), (50, 5), (400, 5)])
 def test_small_budgets_keep_every_trial_model_guided(run_cap, every):
     assert bayes(run_cap=run_cap).searcher.searcher._sampler.explore_every == every

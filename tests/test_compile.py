@@ -92,12 +92,15 @@ def test_no_budget_compiles_to_until_stopped():
                                       "sweeprunner": {"count": 3}, "run_cap": 2})).num_samples == 2
 
 
-def test_auto_bayes_sampler_is_gp_up_to_200_trials_then_tpe():
+def test_auto_bayes_sampler_is_the_gp_at_every_budget():
+    """A sweep that runs until stopped (W&B's agent without --count) gets the GP too, not TPE."""
     import optuna
 
     small = compile_sweep(spec(method="bayes", run_cap=50)).search_alg.searcher.searcher
     large = compile_sweep(spec(method="bayes", run_cap=500)).search_alg.searcher.searcher
+    endless = compile_sweep(parse_sweep({"method": "bayes", "metric": {"name": "loss"},  # no limiter: fills the cluster
+                                         "parameters": {"x": {"min": 0.0, "max": 1.0}}})).search_alg.searcher
     forced = compile_sweep(spec(method="bayes", run_cap=50, sweeprunner={"bayes_sampler": "tpe"})).search_alg.searcher.searcher
-    assert isinstance(small._sampler, optuna.samplers.GPSampler)
-    assert isinstance(large._sampler, optuna.samplers.TPESampler)
+    for searcher in (small, large, endless):
+        assert isinstance(searcher._sampler, optuna.samplers.GPSampler)
     assert isinstance(forced._sampler, optuna.samplers.TPESampler)

@@ -54,7 +54,7 @@ GP_EXPLORE_EVERY = 5
 GP_EXPLORE_FROM_BUDGET = 50
 #: How long ``suggest`` waits for a suggestion before handing the driver back ``None`` (ask again later).
 SUGGEST_WAIT_S = 0.05
-#: Sobol points drawn at a time (a power of two keeps the sequence balanced).
+#: Fewest Sobol points drawn at once; always a power of two (keeps the sequence balanced, and scipy quiet).
 _SOBOL_BLOCK = 64
 
 
@@ -86,9 +86,9 @@ class SobolStartSampler(BaseSampler):
         if number >= len(self._points):
             from scipy.stats import qmc
 
-            blocks = number // _SOBOL_BLOCK + 1
+            size = max(_SOBOL_BLOCK, 1 << number.bit_length())   # a power of two, past ``number``
             engine = qmc.Sobol(d=self.dims, scramble=True, seed=self.seed)
-            self._points = engine.random(blocks * _SOBOL_BLOCK)
+            self._points = engine.random(size)
         return float(self._points[number, dim])
 
     def sample_independent(self, study: Any, trial: Any, param_name: str, param_distribution: BaseDistribution) -> Any:
