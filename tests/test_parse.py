@@ -118,6 +118,11 @@ GOLDEN = [
     ({"sweeprunner": {"resources": {"gpu": 0.3}}},
      "sweeprunner.resources.gpu: must be a fraction that divides 1 (0.5, 0.25, 0.2, ...) or a whole number, got 0.3"),
     ({"sweeprunner": {"resources": {"gpu": 1.5}}}, "sweeprunner.resources.gpu: must be a whole number when > 1, got 1.5"),
+    # found by tests/test_fuzz.py: 1/gpu overflowed to inf and the check raised OverflowError
+    ({"sweeprunner": {"resources": {"gpu": 2.2250738585e-313}}},
+     "sweeprunner.resources.gpu: must be 0 or at least 0.0001 (Ray's resource precision), got 2.2250738585e-313"),
+    ({"sweeprunner": {"resources": {"cpu": 1e-9}}},
+     "sweeprunner.resources.cpu: must be at least 0.0001 (Ray's resource precision), got 1e-09"),
     ({"sweeprunner": {"seeed": 1}}, "sweeprunner.seeed: unknown key in sweeprunner settings (did you mean 'seed'?)"),
     ({"command": "python train.py"}, "command: must be a list of strings"),
     ({"method": "grid", "parameters": {"lr": {"min": 0.0, "max": 1.0}}},

@@ -213,6 +213,10 @@ def _parse_duration(raw: Any, path: KeyPath, c: Collector) -> float | None:
     return seconds
 
 
+#: Ray keeps resource quantities to 4 decimal places; less rounds to 0.
+RESOURCE_PRECISION = 0.0001
+
+
 def _parse_resources(raw: Any, c: Collector) -> Resources | None:
     path: KeyPath = ("sweeprunner", "resources")
     if raw is None:
@@ -225,11 +229,15 @@ def _parse_resources(raw: Any, c: Collector) -> Resources | None:
     gpu = c.number(raw, "gpu", path, default=0.0)
     if cpu is not None and cpu <= 0:
         c.add((*path, "cpu"), f"must be > 0, got {cpu!r}")
+    elif cpu is not None and cpu < RESOURCE_PRECISION:
+        c.add((*path, "cpu"), f"must be at least {RESOURCE_PRECISION} (Ray's resource precision), got {cpu!r}")
     elif cpu is not None and cpu > 1 and not float(cpu).is_integer():
         c.add((*path, "cpu"), f"must be a whole number when > 1, got {cpu!r}")
     if gpu is not None:
         if gpu < 0:
             c.add((*path, "gpu"), f"must be >= 0, got {gpu!r}")
+        elif 0 < gpu < RESOURCE_PRECISION:
+            c.add((*path, "gpu"), f"must be 0 or at least {RESOURCE_PRECISION} (Ray's resource precision), got {gpu!r}")
         elif 0 < gpu < 1 and abs(1 / gpu - round(1 / gpu)) > 1e-9:
             c.add((*path, "gpu"), f"must be a fraction that divides 1 (0.5, 0.25, 0.2, ...) or a whole number, got {gpu!r}"
                                   " (Ray pools other fractions across GPUs)")
