@@ -219,6 +219,24 @@ def test_a_truncated_experiment_state_is_set_aside_for_the_previous_one(tmp_path
     assert check_experiment_state(str(only)) == (["experiment_state-2026-01-02_00-00-00.json"], False)
 
 
+def test_a_truncated_searcher_or_callback_state_is_not_handed_to_ray(tmp_path):
+    """CI: the disk filled while Ray wrote the searcher's pickle; Ray's restore hit EOFError, logged it and
+    started the experiment over with no trials. The cut-off file is set aside and reported instead."""
+    import pickle
+
+    (tmp_path / "experiment_state-2026-01-02_00-00-00.json").write_text('{"trial_data": []}')
+    (tmp_path / "search_gen_state-2026-01-02_00-00-00.json").write_text('{"counter": 3}')
+    (tmp_path / "callback-states-2026-01-02_00-00-00.pkl").write_bytes(pickle.dumps({"a": 1}))
+    (tmp_path / "searcher-state-2026-01-02_00-00-00.pkl").write_bytes(pickle.dumps({"points": [1, 2]}))
+    assert check_experiment_state(str(tmp_path)) == ([], True)
+    (tmp_path / "searcher-state-2026-01-02_00-00-00.pkl").write_bytes(b"")                # ENOSPC at once
+    assert check_experiment_state(str(tmp_path)) == (["searcher-state-2026-01-02_00-00-00.pkl"], False)
+    (tmp_path / "searcher-state-2026-01-02_00-00-00.pkl").write_bytes(pickle.dumps({"points": [1, 2]}))
+    (tmp_path / "callback-states-2026-01-02_00-00-00.pkl").write_bytes(pickle.dumps({"a": 1})[:-3])  # cut off
+    assert check_experiment_state(str(tmp_path)) == (["callback-states-2026-01-02_00-00-00.pkl"], False)
+    assert (tmp_path / "callback-states-2026-01-02_00-00-00.pkl.damaged").exists()
+
+
 def test_reading_results_imports_no_ray(tmp_path):
     sweep_dir = make_sweep_dir(tmp_path / "out", {"t1": (0.1, [1.0])})
     code = ("import sys; from sweeprunner.results import load_trials; from sweeprunner.results.tables import "

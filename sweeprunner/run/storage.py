@@ -240,22 +240,46 @@ def check_storage(directory: str, hosts: set[str]) -> None:
         "(set SWEEPRUNNER_SHARED_STORAGE=1 if it is shared but not detected)")
 
 
+#: Ray's other driver-state files, restored with the experiment state (searcher, search generator, callbacks).
+_DRIVER_STATE_PATTERNS = ("searcher-state-*.pkl", "search_gen_state-*.json", "callback-states-*.pkl")
+
+
+def _truncated(path: Path) -> bool:
+    """A state file cut off by a full disk: JSON that doesn't parse, or a pickle without its final STOP."""
+    try:
+        data = path.read_bytes()
+        if path.suffix == ".json":
+            json.loads(data)
+            return False
+    except (OSError, ValueError):
+        return True
+    return not data.endswith(b".")
+
+
 def check_experiment_state(experiment_path: str) -> tuple[list[str], bool]:
     """Set aside Ray experiment-state files that don't parse (cut off by a full disk), so Ray restores
-    the newest readable one rather than silently starting over with no trials.
+    the newest readable one rather than silently starting over with no trials. If the newest searcher,
+    search-generator or callback state is cut off, Ray can't restore either (it would start over):
+    that file is set aside and no readable state is reported.
 
     Returns the names set aside and whether a readable state is left."""
     if is_uri(experiment_path):
         return [], True
     damaged = []
+    readable = False
     for state in sorted(Path(experiment_path).glob("experiment_state-*.json"), reverse=True):
-        try:
-            json.loads(state.read_text())
-            return damaged, True
-        except (OSError, ValueError):
-            state.rename(state.with_name(state.name + ".damaged"))
-            damaged.append(state.name)
-    return damaged, False
+        if not _truncated(state):
+            readable = True
+            break
+        state.rename(state.with_name(state.name + ".damaged"))
+        damaged.append(state.name)
+    for pattern in _DRIVER_STATE_PATTERNS if readable else ():
+        newest = max(Path(experiment_path).glob(pattern), default=None)
+        if newest is not None and _truncated(newest):
+            newest.rename(newest.with_name(newest.name + ".damaged"))
+            damaged.append(newest.name)
+            readable = False
+    return damaged, readable
 
 
 def upload_results(records_dir: str, uri: str) -> None:
