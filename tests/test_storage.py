@@ -225,7 +225,7 @@ def test_a_truncated_searcher_or_callback_state_is_not_handed_to_ray(tmp_path):
     import pickle
 
     (tmp_path / "experiment_state-2026-01-02_00-00-00.json").write_text('{"trial_data": []}')
-    (tmp_path / "search_gen_state-2026-01-02_00-00-00.json").write_text('{"counter": 3}')
+    (tmp_path / "search_gen_state-2026-01-02_00-00-00.json").write_bytes(pickle.dumps({"counter": 3}))  # sic
     (tmp_path / "callback-states-2026-01-02_00-00-00.pkl").write_bytes(pickle.dumps({"a": 1}))
     (tmp_path / "searcher-state-2026-01-02_00-00-00.pkl").write_bytes(pickle.dumps({"points": [1, 2]}))
     assert check_experiment_state(str(tmp_path)) == ([], True)

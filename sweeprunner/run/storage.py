@@ -245,10 +245,11 @@ _DRIVER_STATE_PATTERNS = ("searcher-state-*.pkl", "search_gen_state-*.json", "ca
 
 
 def _truncated(path: Path) -> bool:
-    """A state file cut off by a full disk: JSON that doesn't parse, or a pickle without its final STOP."""
+    """A state file cut off by a full disk: an experiment state (JSON) that doesn't parse, or a pickle
+    without its final STOP (Ray pickles the search-generator state too, despite its ``.json`` name)."""
     try:
         data = path.read_bytes()
-        if path.suffix == ".json":
+        if path.name.startswith("experiment_state-"):
             json.loads(data)
             return False
     except (OSError, ValueError):
