@@ -364,11 +364,9 @@ def test_a_function_returning_without_finish_reports_its_summary_metric(trial_di
     assert os.environ.get("SWEEPRUNNER_JSONL") is None
 
 
-def test_a_stopped_script_keeps_its_summary(trial_dir):
-    """SIGTERM (hyperband stopping the trial): the run's files are written, then the script dies."""
-    code = ("import time, wandb\n"
-            "run = wandb.init(); wandb.log({'loss': 0.5}); run.summary['best'] = 0.5\n"
-            "print('ready', flush=True); time.sleep(60)\n")
+def _stop_script_with_sigterm(code, trial_dir):
+    """Run ``code`` as a script trial's own process (shimmed ``import wandb``); once it has logged one
+    row and printed ``ready``, SIGTERM it as a stop does, and check it dies of that signal."""
     env = {**os.environ, "SWEEPRUNNER_JSONL": "1", "SWEEPRUNNER_TRIAL_DIR": str(trial_dir),
            "PYTHONPATH": os.pathsep.join([str(ROOT / "sweeprunner" / "trial" / "_wandb_shim"), str(ROOT)])}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
@@ -379,6 +377,14 @@ def test_a_stopped_script_keeps_its_summary(trial_dir):
         assert proc.wait(timeout=30) == -signal.SIGTERM
     finally:
         proc.kill()
+
+
+def test_a_stopped_script_keeps_its_summary(trial_dir):
+    """SIGTERM (hyperband stopping the trial): the run's files are written, then the script dies."""
+    code = ("import time, wandb\n"
+            "run = wandb.init(); wandb.log({'loss': 0.5}); run.summary['best'] = 0.5\n"
+            "print('ready', flush=True); time.sleep(60)\n")
+    _stop_script_with_sigterm(code, trial_dir)
     summary = json.loads((trial_dir / "wandb" / "summary.json").read_text())
     assert summary == {"loss": 0.5, "best": 0.5}
 
@@ -394,16 +400,7 @@ def test_a_second_sigterm_while_the_files_are_written_does_not_lose_them(trial_d
             "    return copy(*a, **k)\n"
             "run._copy_saved = slow_copy\n"
             "print('ready', flush=True); time.sleep(60)\n")
-    env = {**os.environ, "SWEEPRUNNER_JSONL": "1", "SWEEPRUNNER_TRIAL_DIR": str(trial_dir),
-           "PYTHONPATH": os.pathsep.join([str(ROOT / "sweeprunner" / "trial" / "_wandb_shim"), str(ROOT)])}
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().startswith('{"sweeprunner"')
-        assert proc.stdout.readline().strip() == "ready"
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == -signal.SIGTERM
-    finally:
-        proc.kill()
+    _stop_script_with_sigterm(code, trial_dir)
     assert json.loads((trial_dir / "wandb" / "summary.json").read_text()) == {"loss": 0.5}
 
 
