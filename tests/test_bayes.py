@@ -10,17 +10,24 @@ import math
 import pickle
 import time
 
+import numpy as np
 import optuna
 import pytest
 from ray.tune.search import Searcher
 
 from sweeprunner.compile.bayes import (
+    GP_EARLY_TAKEOVER,
+    GP_WARP,
+    WARPS,
     BackgroundSuggester,
     CappedGPSampler,
     SobolStartSampler,
     from_unit,
+    gp_sampler,
     suggest_now,
     training_subset,
+    warp_losses,
+    warped_trials,
 )
 from sweeprunner.compile.compiler import compile_sweep
 from sweeprunner.config.parse import parse_sweep
@@ -200,6 +207,127 @@ def test_a_sampler_pickled_before_exploration_existed_still_suggests():
     searcher = bayes(seed=6, run_cap=60)
     sampler = searcher.searcher.searcher._sampler
     del sampler.explore_every                    # as unpickled from an older sweep directory
+    assert len(run(searcher, 8)) == 8
+
+
+def test_the_default_gp_warps_values_and_takes_over_early_with_many_in_flight():
+    sampler = bayes(run_cap=25).searcher.searcher._sampler
+    assert (sampler.warp, sampler.early_takeover) == (GP_WARP, GP_EARLY_TAKEOVER) == ("power", (3, 8))
+
+
+def test_the_power_warp_keeps_the_order_and_evens_out_a_tail_of_bad_losses():
+    """A diverged run (loss 1e4) next to losses near 1: fitted as is, the good trials' differences
+    are 1e-4 of the spread the GP sees; warped, they are a visible part of it."""
+    losses = np.array([1.0, 1.05, 1.1, 1.3, 1.6, 2.0, 2.5, 3.0, 1e4])
+    warped = warp_losses(losses, "power")
+    assert list(np.argsort(warped)) == list(np.argsort(losses))
+    def good_share(v):   # the good trials' spread / all of it
+        return (v[7] - v[0]) / np.ptp(v)
+
+    assert good_share(losses) < 1e-3 and good_share(warped) > 0.1
+    assert good_share(warp_losses(losses, "power-unclipped")) < 0.01   # the transform alone can't
+
+
+def test_the_power_warp_compresses_a_long_tail_of_bad_losses():
+    """Branin-like: losses spread over three decades; the GP should see the good end in detail."""
+    losses = np.array([0.5, 0.9, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 150.0, 300.0])
+    warped = warp_losses(losses, "power")
+    assert np.array_equal(warped, warp_losses(losses, "power-unclipped"))   # no far outlier: nothing clipped
+    assert list(np.argsort(warped)) == list(np.argsort(losses))
+    def good_share(v):   # the best four's spread / all of it
+        return (v[3] - v[0]) / np.ptp(v)
+
+    assert good_share(losses) < 0.02 and good_share(warped) > 0.06
+
+
+def test_the_power_warp_leaves_a_tail_of_good_losses_alone():
+    """Hartmann6-like: most trials near 0, a few that found the basin far below. Compressing that
+    tail would flatten the very region the search has to resolve."""
+    losses = np.array([-0.01, -0.02, -0.05, -0.1, -0.1, -0.2, -0.3, -1.5, -2.9, -3.1])
+    assert np.array_equal(warp_losses(losses, "power"), losses)
+    assert not np.array_equal(warp_losses(losses, "yeo-johnson"), losses)   # the two-sided one bends it
+
+
+@pytest.mark.parametrize("how", WARPS)
+def test_every_warp_is_monotone_and_leaves_tiny_or_flat_inputs_alone(how):
+    rng = np.random.default_rng(0)
+    losses = rng.lognormal(size=40)
+    warped = warp_losses(losses, how)
+    assert np.all(np.diff(warped[np.argsort(losses)]) > 0)
+    assert np.array_equal(warp_losses(np.array([3.0, 1.0]), how), [3.0, 1.0])
+    assert np.array_equal(warp_losses(np.full(5, 2.0), how), np.full(5, 2.0))
+
+
+def test_warped_trials_keep_the_direction_and_leave_non_finite_values_to_optuna():
+    study = optuna.create_study(direction="maximize")
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    for i, acc in enumerate([0.9, 0.91, 0.92, 0.1, 0.93, float("-inf"), 0.05]):   # two diverged runs, one -inf
+        study.add_trial(optuna.create_trial(params={"x": i / 10}, distributions=dist, value=acc))
+    twins = warped_trials(study.trials, study.direction, "power")
+    values = [t.value for t in twins]
+    assert values[5] == float("-inf") and [t.value for t in study.trials][0] == 0.9   # originals untouched
+    finite = [i for i in range(7) if i != 5]
+    assert sorted(finite, key=lambda i: values[i]) == sorted(finite, key=lambda i: study.trials[i].value)
+    assert [t.params for t in twins] == [t.params for t in study.trials]
+
+
+def test_the_gp_is_fitted_to_the_warped_values():
+    """With a diverged trial among Branin's, the GP's (standardized) training targets still spread
+    the good trials apart; without the warp they sit within 1e-4 of each other."""
+    def spread_of_good_targets(warp):
+        searcher = bayes(seed=4, run_cap=30)
+        sampler = searcher.searcher.searcher._sampler
+        sampler.warp = warp
+        run(searcher, 9, objective=lambda c: 1e6 if c["x1"] > 9.0 else branin(c))
+        run(searcher, 1, start=9, objective=lambda c: 1e6)   # a diverged run
+        run(searcher, 1, start=10)
+        y = sampler._gprs_cache_list[0]._y_train.squeeze(-1).numpy()
+        good = np.sort(y)[-5:]   # the GP maximises: the best five trials
+        return np.ptp(good)
+    plain, warped = spread_of_good_targets(None), spread_of_good_targets("power")
+    assert plain < 1e-3 and warped > 0.05   # measured: 3e-5 and 0.12
+
+
+def _gp_suggested(trial):
+    """Whether Optuna's GP (not the Sobol start-up) chose ``trial``'s parameters."""
+    frozen = trial.study.trials[trial.number]
+    return any(key.startswith("gp:relative_params") for key in frozen.system_attrs)
+
+
+def test_with_many_trials_in_flight_the_gp_takes_over_after_three_results():
+    """16 in flight: waiting for 5 results would leave a 25-trial sweep 20 start-up points."""
+    study = optuna.create_study(sampler=gp_sampler(seed=0, dims=2), direction="minimize")
+    space = {"x1": optuna.distributions.FloatDistribution(-5, 10), "x2": optuna.distributions.FloatDistribution(0, 15)}
+    running = [study.ask(space) for _ in range(16)]
+    assert not any(_gp_suggested(t) for t in running)       # no result yet: the Sobol points
+    for trial in running[:2]:
+        study.tell(trial, branin(trial.params))
+    assert not _gp_suggested(study.ask(space))               # 2 results: still start-up
+    study.tell(running[2], branin(running[2].params))
+    assert _gp_suggested(study.ask(space))                   # 3 results, 17 started: the GP
+
+
+@pytest.mark.parametrize("in_flight", [1, 4])
+def test_with_few_trials_in_flight_the_start_up_is_unchanged(in_flight):
+    """The GP's first suggestion comes after 5 results, as before the early take-over existed."""
+    study = optuna.create_study(sampler=gp_sampler(seed=1, dims=2), direction="minimize")
+    space = {"x1": optuna.distributions.FloatDistribution(-5, 10), "x2": optuna.distributions.FloatDistribution(0, 15)}
+    running = [study.ask(space) for _ in range(in_flight)]
+    while True:
+        oldest = running.pop(0)
+        study.tell(oldest, branin(oldest.params))
+        running.append(study.ask(space))
+        completed = len(study.trials) - len(running)
+        assert _gp_suggested(running[-1]) == (completed >= 5), (completed, running[-1].number)
+        if completed >= 6:
+            break
+
+
+def test_a_sampler_pickled_before_warping_existed_still_suggests():
+    searcher = bayes(seed=7, run_cap=30, max_concurrent_trials=8)
+    sampler = searcher.searcher.searcher._sampler
+    for name in ("warp", "early_takeover", "startup_trials"):
+        delattr(sampler, name)                   # as unpickled from an older sweep directory
     assert len(run(searcher, 8)) == 8
 
 
