@@ -36,7 +36,8 @@ from bench.problems import METRIC, PROBLEMS, summarize
 METHODS: dict[str, tuple[str | None, int, str | None, str]] = {
     "tpe": ("tpe", 4, None, "bayes_sampler: tpe (TPE multivariate, constant liar; 4 in flight)"),
     "random": (None, 1, None, "sweeprunner random"),
-    "gp": ("gp", 4, None, "sweeprunner bayes default (pending-aware GP, Sobol start-up of 5, from 50 trials every 5th a Sobol point; 4 in flight)"),
+    "gp": ("gp", 4, None, "sweeprunner bayes default (pending-aware GP on power-warped values, Sobol start-up of 5, "
+                          "early take-over with many in flight, from 50 trials every 5th a Sobol point; 4 in flight)"),
     "gp-c8": ("gp", 8, None, "sweeprunner bayes default, 8 in flight"),
     "gp-c16": ("gp", 16, None, "sweeprunner bayes default, 16 in flight"),
     "gp-seq": ("gp", 1, None, "sweeprunner bayes default, 1 in flight"),
@@ -70,7 +71,17 @@ METHODS: dict[str, tuple[str | None, int, str | None, str]] = {
 DEFAULT_METHODS = ["gp", "gp-c8", "gp-c16", "gp-plain", "random"]
 
 
-def _override_sampler(searcher: Any, name: str, seed: int, dims: int) -> None:
+def method_spec(method: str) -> tuple[str | None, int, str | None, str]:
+    """``METHODS[method]``, or a ``x<C>:<knobs>`` variant (bench/gp_variants.py) with C in flight."""
+    if method in METHODS:
+        return METHODS[method]
+    head, _, knobs = method.partition(":")
+    if not head.startswith("x") or not head[1:].isdigit():
+        raise ValueError(f"unknown method {method!r}")
+    return ("gp", int(head[1:]), f"x:{knobs}", f"GP variant {knobs or 'default'}, {head[1:]} in flight")
+
+
+def _override_sampler(searcher: Any, name: str, seed: int, dims: int, budget: int) -> None:
     import optuna
 
     from sweeprunner.compile.bayes import gp_sampler
@@ -88,6 +99,10 @@ def _override_sampler(searcher: Any, name: str, seed: int, dims: int) -> None:
         "gp-stall10": lambda: _stall_exploring(gp_sampler(seed, dims), 10),
         "gp-late5": lambda: _exploring(gp_sampler(seed, dims), 5, after=20),
     }
+    if name.startswith("x:"):
+        from bench.gp_variants import parse_knobs, variant_sampler
+
+        samplers[name] = lambda: variant_sampler(parse_knobs(name[2:]), seed, dims, budget)
     if name.startswith("botorch"):
         from bench.botorch_sampler import botorch_sampler
 
@@ -144,7 +159,7 @@ def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str
     from sweeprunner.config.parse import parse_sweep
 
     problem = PROBLEMS[problem_name]
-    sampler, concurrency, override, _ = METHODS[method]
+    sampler, concurrency, override, _ = method_spec(method)
     t0 = time.perf_counter()
     if sampler is None:
         spec = parse_sweep(problem.sweep_config("random", run_cap=budget, sweeprunner={"seed": seed}))
@@ -157,7 +172,7 @@ def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str
         from sweeprunner.config.distributions import Constant
 
         dims = sum(1 for _, d in spec.parameters.leaves() if not isinstance(d, Constant))  # as compile_sweep counts
-        _override_sampler(searcher, override, seed, dims)
+        _override_sampler(searcher, override, seed, dims, budget)
     inflight: collections.deque = collections.deque()
     values: list[float] = []
     suggested, suggest_s = 0, 0.0
@@ -225,7 +240,7 @@ def fmt(x: float, digits: int = 3) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
-    ap.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=list(METHODS))
+    ap.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, help=f"{', '.join(METHODS)} or x<C>:<knobs>")
     ap.add_argument("--budgets", nargs="+", type=int, default=[25, 50])
     ap.add_argument("--seeds", type=int, default=16, help="seeds 0..N-1")
     ap.add_argument("--gp-seeds", type=int, default=None, help="fewer seeds for the slow GP methods")
@@ -265,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         for method in args.methods:
             for b in args.budgets:
                 if loops[(problem, method, b)]:
-                    rows.append(_row(problem, method, b, loops[(problem, method, b)], METHODS[method][3]))
+                    rows.append(_row(problem, method, b, loops[(problem, method, b)], method_spec(method)[3]))
     if not args.no_wandb:
         rows += wandb_rows(args.wandb_json, args.problems, args.budgets)
     rows.sort(key=lambda r: (args.problems.index(r["problem"]), r["budget"]))
@@ -275,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - t0
     print(f"wall {wall:.0f}s, load {load_start} -> {load()}")
     payload = {"load_at_start": load_start, "wall_s": wall, "seeds": args.seeds, "gp_seeds": args.gp_seeds,
-               "budgets": args.budgets, "methods": {m: METHODS[m][3] for m in args.methods}, "rows": rows,
+               "budgets": args.budgets, "methods": {m: method_spec(m)[3] for m in args.methods}, "rows": rows,
                "traces": {f"{p}/{m}/{b}": [lp["values"] for lp in ls] for (p, m, b), ls in loops.items()}}
     previous = RESULTS / f"{args.out}.json"
     if args.merge and previous.is_file():
