@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from sweeprunner.compile.bayes import (
+    GP_EARLY_TAKEOVER,
     GP_STARTUP_TRIALS,
-    CappedGPSampler,
-    SobolStartSampler,
     explore_every_for,
+    gp_sampler,
 )
 
 
@@ -25,10 +25,9 @@ def parse_knobs(text: str) -> dict[str, str]:
 
 
 def variant_sampler(knobs: dict[str, str], seed: int, dims: int, budget: int) -> Any:
+    """The default GP built with the knobs' settings (no warp and no early take-over unless a knob sets them)."""
     explore = knobs.get("explore")
-    return CappedGPSampler(
-        seed=seed, n_startup_trials=int(knobs.get("startup", GP_STARTUP_TRIALS)),
-        independent_sampler=SobolStartSampler(dims, seed), warn_independent_sampling=False,
-        explore_every=explore_every_for(budget) if explore is None else (int(explore) or None),
-        warp=knobs.get("warp"), early_takeover=(int(knobs["early"]), 8) if "early" in knobs else None,
-        deterministic_objective=knobs.get("det") == "1")
+    early = (int(knobs["early"]), GP_EARLY_TAKEOVER[1]) if "early" in knobs else None
+    return gp_sampler(seed, dims, startup=int(knobs.get("startup", GP_STARTUP_TRIALS)),
+                      explore_every=explore_every_for(budget) if explore is None else (int(explore) or None),
+                      warp=knobs.get("warp"), early_takeover=early, deterministic_objective=knobs.get("det") == "1")

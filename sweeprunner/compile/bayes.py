@@ -267,13 +267,15 @@ def training_subset(trials: list, direction: optuna.study.StudyDirection, cap: i
 
 def gp_sampler(seed: int | None, dims: int, startup: int = GP_STARTUP_TRIALS, sobol: bool = True,
                max_points: int = GP_MAX_POINTS, explore_every: int | None = None,
-               warp: str | None = GP_WARP, early_takeover: tuple[int, int] | None = GP_EARLY_TAKEOVER) -> BaseSampler:
+               warp: str | None = GP_WARP, early_takeover: tuple[int, int] | None = GP_EARLY_TAKEOVER,
+               **gp_options: Any) -> BaseSampler:
     """Optuna's pending-aware GP with a Sobol start-up of ``startup`` trials, capped training points,
-    warped values and an early take-over with many trials in flight (``None`` turns either off)."""
+    warped values and an early take-over with many trials in flight (``None`` turns either off);
+    ``gp_options`` go to Optuna's ``GPSampler`` as they are."""
     independent = SobolStartSampler(dims, seed) if sobol else None
     return CappedGPSampler(seed=seed, n_startup_trials=startup, independent_sampler=independent,
                            warn_independent_sampling=False, max_points=max_points, explore_every=explore_every,
-                           warp=warp, early_takeover=early_takeover)
+                           warp=warp, early_takeover=early_takeover, **gp_options)
 
 
 def explore_every_for(budget: int) -> int | None:
