@@ -5,7 +5,9 @@ try others, e.g. ``x8:warp=power,early=3`` (8 in flight, the power warp, the GP 
 trials have completed and 8 started). Knobs: ``warp`` (a name in ``bayes.WARPS``), ``early`` (completed
 trials for the early take-over, at 8 started), ``startup`` (Sobol start-up trials), ``explore`` (every
 N-th trial a Sobol point; 0 off; default as the budget decides) and ``det=1`` (Optuna's
-``deterministic_objective``).
+``deterministic_objective``), ``pending=model`` (only the GP's own running trials count as pending),
+``prior=botorch`` (BoTorch's default GP priors) ``noise=<rate>`` (the noise prior's Gamma rate) and ``cand=N,candbelow=K`` (below K completed trials the
+acquisition is maximised over N random points, no gradient search).
 """
 
 from __future__ import annotations
@@ -28,6 +30,76 @@ def variant_sampler(knobs: dict[str, str], seed: int, dims: int, budget: int) ->
     """The default GP built with the knobs' settings (no warp and no early take-over unless a knob sets them)."""
     explore = knobs.get("explore")
     early = (int(knobs["early"]), GP_EARLY_TAKEOVER[1]) if "early" in knobs else None
-    return gp_sampler(seed, dims, startup=int(knobs.get("startup", GP_STARTUP_TRIALS)),
-                      explore_every=explore_every_for(budget) if explore is None else (int(explore) or None),
-                      warp=knobs.get("warp"), early_takeover=early, deterministic_objective=knobs.get("det") == "1")
+    sampler = gp_sampler(seed, dims, startup=int(knobs.get("startup", GP_STARTUP_TRIALS)),
+                         explore_every=explore_every_for(budget) if explore is None else (int(explore) or None),
+                         warp=knobs.get("warp"), early_takeover=early,
+                         deterministic_objective=knobs.get("det") == "1")
+    if knobs.get("prior") == "botorch":
+        sampler._log_prior = botorch_log_prior
+    elif "noise" in knobs:
+        sampler._log_prior = quiet_noise_log_prior(float(knobs["noise"]))
+    if knobs.get("pending") == "model":
+        _model_pending_only(sampler)
+    if "cand" in knobs:
+        _candidate_acquisition(sampler, int(knobs["cand"]), int(knobs.get("candbelow", 10**9)))
+    return sampler
+
+
+def _model_pending_only(sampler: Any) -> None:
+    """Only running trials whose parameters the GP chose count as pending (not the Sobol start-up's)."""
+    impl = sampler._sample_relative_impl
+
+    def sample_relative_impl(study: Any, completed: list, running: list, space: Any) -> Any:
+        running = [t for t in running if any(k.startswith("gp:relative_params") for k in t.system_attrs)]
+        return impl(study, completed, running, space)
+
+    sampler._sample_relative_impl = sample_relative_impl
+
+
+def _candidate_acquisition(sampler: Any, n_candidates: int, below: int) -> None:
+    """While fewer than ``below`` trials have completed, maximise the acquisition over ``n_candidates``
+    random points only (as W&B's engine does), with no gradient search towards the bounds."""
+    impl, optimize = sampler._sample_relative_impl, sampler._optimize_acqf
+
+    def sample_relative_impl(study: Any, completed: list, running: list, space: Any) -> Any:
+        sampler._n_completed = len(completed)
+        return impl(study, completed, running, space)
+
+    def optimize_acqf(acqf: Any, best_params: Any) -> Any:
+        if sampler._n_completed >= below:
+            return optimize(acqf, best_params)
+        xs = acqf.search_space.sample_normalized_params(n_candidates, rng=sampler._rng.rng)
+        return xs[int(acqf.eval_acqf_no_grad(xs).argmax())]
+
+    sampler._sample_relative_impl, sampler._optimize_acqf = sample_relative_impl, optimize_acqf
+
+
+def botorch_log_prior(gpr: Any) -> Any:
+    """BoTorch 0.18's default GP priors (Hvarfner et al. 2024) on Optuna's GP: log-normal lengthscales
+    scaled with the dimension, log-normal noise LogNormal(-4, 1); Optuna's Gamma(2, 1) kernel scale."""
+    import math
+
+    import torch
+
+    dims = len(gpr.inverse_squared_lengthscales)
+    log_lengthscale = -0.5 * torch.log(gpr.inverse_squared_lengthscales)
+    loc, scale = math.sqrt(2) + math.log(dims) / 2, math.sqrt(3)
+    return (
+        -((log_lengthscale - loc) ** 2).sum() / (2 * scale**2)
+        - (torch.log(gpr.noise_var) + 4.0) ** 2 / 2
+        + torch.log(gpr.kernel_scale) - gpr.kernel_scale
+    )
+
+
+def quiet_noise_log_prior(rate: float) -> Any:
+    """Optuna's default prior with the noise variance's Gamma(1.1, 30) rate replaced (larger: less noise)."""
+    import torch
+
+    def log_prior(gpr: Any) -> Any:
+        return (
+            -(0.1 / gpr.inverse_squared_lengthscales + 0.1 * gpr.inverse_squared_lengthscales).sum()
+            + torch.log(gpr.kernel_scale) - gpr.kernel_scale
+            + 0.1 * torch.log(gpr.noise_var) - rate * gpr.noise_var
+        )
+
+    return log_prior
