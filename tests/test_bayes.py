@@ -17,11 +17,13 @@ from ray.tune.search import Searcher
 
 from sweeprunner.compile.bayes import (
     GP_EARLY_TAKEOVER,
+    GP_LENGTHSCALE_TIE,
     GP_WARP,
     WARPS,
     BackgroundSuggester,
     CappedGPSampler,
     SobolStartSampler,
+    TiedLengthscalePrior,
     from_unit,
     gp_sampler,
     suggest_now,
@@ -286,6 +288,63 @@ def test_the_gp_is_fitted_to_the_warped_values():
         return np.ptp(good)
     plain, warped = spread_of_good_targets(None), spread_of_good_targets("power")
     assert plain < 1e-3 and warped > 0.05   # measured: 3e-5 and 0.12
+
+
+def _fitted_lengthscales(lengthscale_tie, seed=3):
+    """The GP's lengthscales after 12 trials of a 6-parameter objective that only x0 and x1 drive."""
+    names = [f"x{i}" for i in range(6)]
+    study = optuna.create_study(sampler=gp_sampler(seed=seed, dims=6, lengthscale_tie=lengthscale_tie))
+    space = {n: optuna.distributions.FloatDistribution(0, 1) for n in names}
+    for _ in range(12):
+        trial = study.ask(space)
+        study.tell(trial, (trial.params["x0"] - 0.3) ** 2 + 0.5 * (trial.params["x1"] - 0.7) ** 2)
+    study.ask(space)   # fits the GP on the 12 results
+    return study.sampler._gprs_cache_list[0].inverse_squared_lengthscales.detach().numpy() ** -0.5
+
+
+SIX_PARAMETERS = {f"x{i}": {"min": 0.0, "max": 1.0} for i in range(6)}
+
+
+def test_the_default_gp_pulls_its_lengthscales_together():
+    sampler = bayes(run_cap=25, parameters=SIX_PARAMETERS).searcher.searcher._sampler
+    assert isinstance(sampler._log_prior, TiedLengthscalePrior) and sampler._log_prior.strength == GP_LENGTHSCALE_TIE
+    spread_free = np.ptp(np.log(_fitted_lengthscales(None)))
+    spread_tied = np.ptp(np.log(_fitted_lengthscales(GP_LENGTHSCALE_TIE)))
+    assert spread_tied < 0.5 * spread_free   # measured: 0.09 and 1.6 (log units)
+
+
+def test_the_tied_prior_is_optunas_when_lengthscales_agree_and_lower_when_they_scatter():
+    import torch
+    from optuna._gp.gp import GPRegressor
+    from optuna._gp.prior import default_log_prior
+
+    def gpr(isl):
+        return GPRegressor(is_categorical=torch.zeros(3, dtype=torch.bool), X_train=torch.rand(4, 3, dtype=torch.float64),
+                           y_train=torch.rand(4, dtype=torch.float64),
+                           inverse_squared_lengthscales=torch.tensor(isl, dtype=torch.float64),
+                           kernel_scale=torch.tensor(1.0, dtype=torch.float64), noise_var=torch.tensor(0.01, dtype=torch.float64))
+    prior = TiedLengthscalePrior(1.0)
+    same, scattered = gpr([2.0, 2.0, 2.0]), gpr([0.02, 2.0, 200.0])
+    assert float(prior(same)) == pytest.approx(float(default_log_prior(same)))
+    expected_pull = ((np.log([0.02, 2.0, 200.0]) - np.log(2.0)) ** 2).sum()    # mean of the logs is log 2
+    assert float(default_log_prior(scattered) - prior(scattered)) == pytest.approx(expected_pull)
+
+
+def test_with_two_parameters_the_gp_keeps_optunas_prior():
+    from optuna._gp.prior import default_log_prior
+
+    assert bayes(run_cap=25).searcher.searcher._sampler._log_prior is default_log_prior
+    assert gp_sampler(seed=0, dims=2, tie_min_params=2)._log_prior.strength == GP_LENGTHSCALE_TIE
+
+
+def test_a_gp_with_tied_lengthscales_pickles_and_suggests_on():
+    def objective(c):
+        return sum((c[f"x{i}"] - 0.3) ** 2 for i in range(6))
+    searcher = bayes(seed=5, run_cap=30, parameters=SIX_PARAMETERS)
+    run(searcher, 7, objective=objective)
+    clone = pickle.loads(pickle.dumps(searcher))
+    assert isinstance(clone.searcher.searcher._sampler._log_prior, TiedLengthscalePrior)
+    assert len(run(clone, 2, start=7, objective=objective)) == 2
 
 
 def _gp_suggested(trial):
