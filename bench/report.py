@@ -195,6 +195,32 @@ def batch_search() -> str:
     return "\n".join(out)
 
 
+def batch_search_48() -> str:
+    """The default and W&B's engine at 4, 8 and 16 in flight over 48 seeds (16 leave ~1 standard error of noise)."""
+    sq, wb = _load("search_default_48"), _load("wandb_parallel_48")
+    if not (sq and wb):
+        return ""
+    out = ["### 1c. The same at 48 seeds (25 trials)", "",
+           f"`bench/search_quality.py --methods gp gp-c8 gp-c16 --budgets 25 --seeds 48 --out search_default_48`, "
+           f"measured {sq['date']}, and `bench/wandb_baseline.py --seeds 48 --concurrency 4 8 16` "
+           f"(`wandb_parallel_48.json`{', measured ' + wb['date'] if wb.get('date') else ''}). Seeds 0-15 are the 16 above. Mean best ± "
+           "standard error, minimise.", ""]
+
+    def pick(rows: list[dict[str, Any]], problem: str, method: str) -> dict[str, Any] | None:
+        return next((r for r in rows if (r["problem"], r["method"], r["budget"]) == (problem, method, 25)), None)
+
+    body = []
+    for problem in PROBLEMS:
+        for inflight in (1, 4, 8, 16):
+            ours = pick(sq["rows"], problem, {1: "gp-seq", 4: "gp"}.get(inflight, f"gp-c{inflight}"))
+            theirs = pick(wb["rows"], problem, "bayes" if inflight == 1 else f"bayes-c{inflight}")
+            cells = ["" if r is None else f"{f(r['best_mean'])} ± {f(r['best_se'])}" for r in (ours, theirs)]
+            ahead = "" if not (ours and theirs) else ("yes" if ours["best_mean"] <= theirs["best_mean"] else "**no**")
+            body.append([problem, inflight, *cells, ahead])
+    return "\n".join(out + [table(["problem", "in flight", "sweeprunner default", "W&B engine", "sweeprunner ahead?"],
+                                  body), ""])
+
+
 def batch_latency() -> str:
     lat = _load("suggest_latency_batch")
     if not lat:
@@ -404,7 +430,7 @@ def notes() -> str:
 
 
 def main() -> int:
-    parts = [header(), notes(), batch_search(), search_quality(), early_termination(), overhead(), latency(),
+    parts = [header(), notes(), batch_search(), batch_search_48(), search_quality(), early_termination(), overhead(), latency(),
              batch_latency(), gpu()]
     DOC.write_text("\n".join(p.rstrip() + "\n" for p in parts if p))
     print(f"wrote {DOC.relative_to(REPO)}")
