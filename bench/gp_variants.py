@@ -6,15 +6,19 @@ trials have completed and 8 started). Knobs: ``warp`` (a name in ``bayes.WARPS``
 trials for the early take-over, at 8 started), ``startup`` (Sobol start-up trials), ``explore`` (every
 N-th trial a Sobol point; 0 off; default as the budget decides) and ``det=1`` (Optuna's
 ``deterministic_objective``), ``pending=model`` (only the GP's own running trials count as pending),
-``prior=botorch`` (BoTorch's default GP priors) ``noise=<rate>`` (the noise prior's Gamma rate), ``tie=S`` / ``tien=K`` (lengthscales pulled together:
-strength S, or K / n with n completed trials; ``fade=N,pow=P``: S * min(1, N / n) ** P;
-``tiemin=M``: only with M or more parameters, as the default) and ``cand=N,candbelow=K`` (below K completed trials the
-acquisition is maximised over N random points, no gradient search).
+``prior=botorch`` (BoTorch's default GP priors), ``noise=<rate>`` (the noise prior's Gamma rate),
+``tie=S`` (lengthscales pulled together with strength S; ``tiemin=M``: only with M or more parameters,
+as the default does), ``tien=K`` (a pull of K / n with n completed trials), ``fade=N,pow=P`` (with
+``tie=S``: S * min(1, N / n) ** P) and ``cand=N,candbelow=K`` (below K completed trials the acquisition
+is maximised over N random points, no gradient search).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+# where Optuna's GP records the parameters it chose
+from optuna.samplers._gp.sampler import _RELATIVE_PARAMS_KEY
 
 from sweeprunner.compile.bayes import (
     GP_EARLY_TAKEOVER,
@@ -41,12 +45,10 @@ def variant_sampler(knobs: dict[str, str], seed: int, dims: int, budget: int) ->
                          deterministic_objective=knobs.get("det") == "1")
     if knobs.get("prior") == "botorch":
         sampler._log_prior = botorch_log_prior
-    elif knobs.get("prior") == "botorch-numeric":
-        sampler._log_prior = botorch_numeric_log_prior
     elif "noise" in knobs:
         sampler._log_prior = quiet_noise_log_prior(float(knobs["noise"]))
     elif "tien" in knobs:
-        sampler._log_prior = tied_log_prior(float(knobs["tien"]), per_point=True)
+        sampler._log_prior = PerPointTiedPrior(float(knobs["tien"]))
     if "fade" in knobs:
         sampler._log_prior = FadingTiedPrior(float(knobs["tie"]), int(knobs["fade"]), float(knobs.get("pow", 1)))
     if knobs.get("pending") == "model":
@@ -67,12 +69,19 @@ class FadingTiedPrior(TiedLengthscalePrior):
         return self.strength * min(1.0, self.fade_from / n_points) ** self.power
 
 
+class PerPointTiedPrior(TiedLengthscalePrior):
+    """Tied lengthscales with a pull of ``strength / n`` for n training points: it fades as results arrive."""
+
+    def pull(self, n_points: int) -> float:
+        return self.strength / n_points
+
+
 def _model_pending_only(sampler: Any) -> None:
     """Only running trials whose parameters the GP chose count as pending (not the Sobol start-up's)."""
     impl = sampler._sample_relative_impl
 
     def sample_relative_impl(study: Any, completed: list, running: list, space: Any) -> Any:
-        running = [t for t in running if any(k.startswith("gp:relative_params") for k in t.system_attrs)]
+        running = [t for t in running if any(k.startswith(_RELATIVE_PARAMS_KEY) for k in t.system_attrs)]
         return impl(study, completed, running, space)
 
     sampler._sample_relative_impl = sample_relative_impl
@@ -112,42 +121,6 @@ def botorch_log_prior(gpr: Any) -> Any:
         - log_noise - (log_noise + 4.0) ** 2 / 2
         + torch.log(gpr.kernel_scale) - gpr.kernel_scale
     )
-
-
-def botorch_numeric_log_prior(gpr: Any) -> Any:
-    """:func:`botorch_log_prior` on the numeric parameters' lengthscales, Optuna's prior on the categorical ones."""
-    import torch
-
-    isl = gpr.inverse_squared_lengthscales
-    categorical = gpr._is_categorical
-    optuna_terms = -(0.1 / isl + 0.1 * isl)
-    dims = int((~categorical).sum()) or 1
-    import math
-
-    log_lengthscale = -0.5 * torch.log(isl)
-    loc, scale = math.sqrt(2) + math.log(dims) / 2, math.sqrt(3)
-    botorch_terms = -(log_lengthscale + (log_lengthscale - loc) ** 2 / (2 * scale**2))
-    log_noise = torch.log(gpr.noise_var)
-    return (
-        torch.where(categorical, optuna_terms, botorch_terms).sum()
-        - log_noise - (log_noise + 4.0) ** 2 / 2
-        + torch.log(gpr.kernel_scale) - gpr.kernel_scale
-    )
-
-
-def tied_log_prior(strength: float, per_point: bool = False) -> Any:
-    """Optuna's default prior plus a pull of every log lengthscale towards their mean (``strength`` large:
-    one lengthscale for all parameters, as W&B's isotropic Matern kernel); ``per_point``: the pull is
-    ``strength / n`` with n training points, so it fades as data arrive."""
-    import torch
-    from optuna._gp.prior import default_log_prior
-
-    def log_prior(gpr: Any) -> Any:
-        log_isl = torch.log(gpr.inverse_squared_lengthscales)
-        pull = strength / len(gpr._X_train) if per_point else strength
-        return default_log_prior(gpr) - pull * ((log_isl - log_isl.mean()) ** 2).sum()
-
-    return log_prior
 
 
 def quiet_noise_log_prior(rate: float) -> Any:

@@ -206,14 +206,11 @@ def batch_search_48() -> str:
            f"(`wandb_parallel_48.json`{', measured ' + wb['date'] if wb.get('date') else ''}). Seeds 0-15 are the 16 above. Mean best ± "
            "standard error, minimise.", ""]
 
-    def pick(rows: list[dict[str, Any]], problem: str, method: str) -> dict[str, Any] | None:
-        return next((r for r in rows if (r["problem"], r["method"], r["budget"]) == (problem, method, 25)), None)
-
     body = []
     for problem in PROBLEMS:
         for inflight in (1, 4, 8, 16):
-            ours = pick(sq["rows"], problem, {1: "gp-seq", 4: "gp"}.get(inflight, f"gp-c{inflight}"))
-            theirs = pick(wb["rows"], problem, "bayes" if inflight == 1 else f"bayes-c{inflight}")
+            ours = _get(sq["rows"], problem, {1: "gp-seq", 4: "gp"}.get(inflight, f"gp-c{inflight}"), 25)
+            theirs = _get(wb["rows"], problem, "bayes" if inflight == 1 else f"bayes-c{inflight}", 25)
             cells = ["" if r is None else f"{f(r['best_mean'])} ± {f(r['best_se'])}" for r in (ours, theirs)]
             ahead = "" if not (ours and theirs) else ("yes" if ours["best_mean"] <= theirs["best_mean"] else "**no**")
             body.append([problem, inflight, *cells, ahead])
