@@ -9,7 +9,11 @@ N-th trial a Sobol point; 0 off; default as the budget decides) and ``det=1`` (O
 ``prior=botorch`` (BoTorch's default GP priors), ``noise=<rate>`` (the noise prior's Gamma rate),
 ``tie=S`` (lengthscales pulled together with strength S; ``tiemin=M``: only with M or more parameters,
 as the default does), ``tien=K`` (a pull of K / n with n completed trials), ``fade=N,pow=P`` (with
-``tie=S``: S * min(1, N / n) ** P) and ``cand=N,candbelow=K`` (below K completed trials the acquisition
+``tie=S``: S * min(1, N / n) ** P), ``liar=kb|max|mean`` (pending trials imputed -- kriging believer or a
+constant liar -- and plain LogEI; ``liarratio=R``: only with at least R x completed trials in flight), ``tr=L`` or ``trvol=V`` (box side V ** (1/d)) (with ``trratio=R`` x completed or
+more in flight -- default 1 -- the acquisition is maximised in a box of side L around the best trial; ``trkeep=P``:
+a categorical keeps the best's value with probability P), ``gpratio=R`` (Sobol points while fewer than R x the
+trials in flight have completed) and ``cand=N,candbelow=K`` (below K completed trials the acquisition
 is maximised over N random points, no gradient search).
 """
 
@@ -53,6 +57,13 @@ def variant_sampler(knobs: dict[str, str], seed: int, dims: int, budget: int) ->
         sampler._log_prior = FadingTiedPrior(float(knobs["tie"]), int(knobs["fade"]), float(knobs.get("pow", 1)))
     if knobs.get("pending") == "model":
         _model_pending_only(sampler)
+    if "liar" in knobs:
+        _believer_acquisition(sampler, knobs["liar"], float(knobs.get("liarratio", 0)))
+    if "gpratio" in knobs:
+        _sobol_while_outnumbered(sampler, float(knobs["gpratio"]))
+    if "tr" in knobs or "trvol" in knobs:
+        _trust_region_acquisition(sampler, float(knobs.get("tr", 0)), float(knobs.get("trvol", 0)), float(knobs.get("trratio", 1)),
+                                  float(knobs.get("trkeep", 0.8)))
     if "cand" in knobs:
         _candidate_acquisition(sampler, int(knobs["cand"]), int(knobs.get("candbelow", 10**9)))
     return sampler
@@ -85,6 +96,96 @@ def _model_pending_only(sampler: Any) -> None:
         return impl(study, completed, running, space)
 
     sampler._sample_relative_impl = sample_relative_impl
+
+
+def _believer_acquisition(sampler: Any, how: str, ratio: float) -> None:
+    """With ``ratio`` x completed or more trials in flight, pending trials are treated as results whose
+    values are a lie -- ``kb``: the GP's posterior mean there (kriging believer, hyperparameters kept),
+    ``max``: the worst result so far, ``mean``: the mean result -- and the acquisition is plain LogEI on
+    the GP conditioned on them (W&B's engine imputes its running runs this way); otherwise qLogEI as usual."""
+    import numpy as np
+    import optuna._gp.acqf as acqf_module
+    import torch
+    from optuna._gp.gp import GPRegressor
+
+    get_acqf = sampler._get_acqf_and_best_params
+
+    def get_acqf_and_best_params(completed: list, gprs: list, space: Any, X: Any, X_running: Any, Y: Any) -> Any:
+        if X_running is None or len(X_running) < ratio * len(completed):
+            return get_acqf(completed, gprs, space, X, X_running, Y)
+        gpr = gprs[0]
+        if how == "kb":
+            lies = gpr.posterior(torch.from_numpy(X_running))[0].detach()
+        else:
+            value = Y[:, 0].min() if how == "max" else Y[:, 0].mean()   # scores: larger is better
+            lies = torch.full((len(X_running),), float(value), dtype=torch.float64)
+        believer = GPRegressor(is_categorical=gpr._is_categorical,
+                               X_train=torch.cat([gpr._X_train, torch.from_numpy(X_running)]),
+                               y_train=torch.cat([gpr._y_train.squeeze(-1), lies]),
+                               inverse_squared_lengthscales=gpr.inverse_squared_lengthscales,
+                               kernel_scale=gpr.kernel_scale, noise_var=gpr.noise_var)
+        believer._cache_matrix()
+        threshold = Y[:, 0].max()
+        best = X[np.argmax(Y[:, 0]), np.newaxis]
+        return acqf_module.LogEI(gpr=believer, search_space=space, threshold=threshold), best
+
+    sampler._get_acqf_and_best_params = get_acqf_and_best_params
+
+
+def _sobol_while_outnumbered(sampler: Any, ratio: float) -> None:
+    """The trial takes its Sobol point while fewer than ``ratio`` x (trials in flight) have completed."""
+    import optuna
+
+    relative = sampler.sample_relative
+
+    def sample_relative(study: Any, trial: Any, search_space: Any) -> Any:
+        trials = study._get_trials(deepcopy=False, use_cache=False)
+        done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+        running = sum(t.state == optuna.trial.TrialState.RUNNING for t in trials) - 1   # not this one
+        if done < ratio * running:
+            return {}
+        return relative(study, trial, search_space)
+
+    sampler.sample_relative = sample_relative
+
+
+def _trust_region_acquisition(sampler: Any, side: float, volume: float, ratio: float, keep: float) -> None:
+    """With ``ratio`` x completed or more trials in flight, the acquisition is maximised over 2048 Sobol
+    points in a box of side ``side`` (normalised units) around the best trial (TuRBO's trust region);
+    a categorical keeps the best trial's value with probability ``keep``. Otherwise as usual. With ``volume``
+    set, the side is ``volume ** (1 / d)`` for d non-categorical parameters instead."""
+    import numpy as np
+
+    impl, optimize = sampler._sample_relative_impl, sampler._optimize_acqf
+
+    def sample_relative_impl(study: Any, completed: list, running: list, space: Any) -> Any:
+        sampler._tr_on = len(running) >= ratio * len(completed)
+        return impl(study, completed, running, space)
+
+    def optimize_acqf(acqf: Any, best_params: Any) -> Any:
+        if not sampler._tr_on or best_params is None:
+            return optimize(acqf, best_params)
+        from optuna._gp.search_space import _round_one_normalized_param
+
+        space, rng = acqf.search_space, sampler._rng.rng
+        best = best_params[0]
+        n_ordered = int((~space.is_categorical).sum())
+        box = volume ** (1.0 / max(1, n_ordered)) if volume else side
+        u = space.sample_normalized_params(2048, rng=rng)   # categoricals already drawn at random
+        xs = u.copy()
+        for i in range(space.dim):
+            if space.is_categorical[i]:
+                stay = rng.random_sample(len(xs)) < keep
+                xs[stay, i] = best[i]
+                continue
+            lo = min(max(best[i] - box / 2, 0.0), max(0.0, 1.0 - box))
+            xs[:, i] = lo + rng.random_sample(len(xs)) * min(box, 1.0)
+            if space._steps[i] != 0.0:
+                xs[:, i] = _round_one_normalized_param(xs[:, i], space._scale_types[i],
+                                                       tuple(space._bounds[i]), space._steps[i])
+        return xs[int(acqf.eval_acqf_no_grad(xs).argmax())]
+
+    sampler._sample_relative_impl, sampler._optimize_acqf = sample_relative_impl, optimize_acqf
 
 
 def _candidate_acquisition(sampler: Any, n_candidates: int, below: int) -> None:
