@@ -10,9 +10,9 @@ N-th trial a Sobol point; 0 off; default as the budget decides) and ``det=1`` (O
 ``tie=S`` (lengthscales pulled together with strength S; ``tiemin=M``: only with M or more parameters,
 as the default does), ``tien=K`` (a pull of K / n with n completed trials), ``fade=N,pow=P`` (with
 ``tie=S``: S * min(1, N / n) ** P), ``liar=kb|max|mean`` (pending trials imputed -- kriging believer or a
-constant liar -- and plain LogEI; ``liarratio=R``: only with at least R x completed trials in flight), ``tr=L`` or ``trvol=V`` (box side V ** (1/d)) (with ``trratio=R`` x completed or
-more in flight -- default 1 -- the acquisition is maximised in a box of side L around the best trial; ``trkeep=P``:
-a categorical keeps the best's value with probability P), ``gpratio=R`` (Sobol points while fewer than R x the
+constant liar -- and plain LogEI; ``liarratio=R``: only with at least R x completed trials in flight),
+``trvol=V`` (the default's trust region while crowded, ``bayes.trust_region_candidates``, holding a fraction V
+of the space; the ``tr=L`` loops -- a box of side L -- were run with commit 8ea96f4's knob), ``gpratio=R`` (Sobol points while fewer than R x the
 trials in flight have completed) and ``cand=N,candbelow=K`` (below K completed trials the acquisition
 is maximised over N random points, no gradient search).
 """
@@ -46,6 +46,7 @@ def variant_sampler(knobs: dict[str, str], seed: int, dims: int, budget: int) ->
                          warp=knobs.get("warp"), early_takeover=early,
                          lengthscale_tie=float(knobs["tie"]) if "tie" in knobs else None,
                          tie_min_params=int(knobs.get("tiemin", 0)),
+                         trust_region=float(knobs["trvol"]) if "trvol" in knobs else None,
                          deterministic_objective=knobs.get("det") == "1")
     if knobs.get("prior") == "botorch":
         sampler._log_prior = botorch_log_prior
@@ -61,9 +62,6 @@ def variant_sampler(knobs: dict[str, str], seed: int, dims: int, budget: int) ->
         _believer_acquisition(sampler, knobs["liar"], float(knobs.get("liarratio", 0)))
     if "gpratio" in knobs:
         _sobol_while_outnumbered(sampler, float(knobs["gpratio"]))
-    if "tr" in knobs or "trvol" in knobs:
-        _trust_region_acquisition(sampler, float(knobs.get("tr", 0)), float(knobs.get("trvol", 0)), float(knobs.get("trratio", 1)),
-                                  float(knobs.get("trkeep", 0.8)))
     if "cand" in knobs:
         _candidate_acquisition(sampler, int(knobs["cand"]), int(knobs.get("candbelow", 10**9)))
     return sampler
@@ -147,45 +145,6 @@ def _sobol_while_outnumbered(sampler: Any, ratio: float) -> None:
         return relative(study, trial, search_space)
 
     sampler.sample_relative = sample_relative
-
-
-def _trust_region_acquisition(sampler: Any, side: float, volume: float, ratio: float, keep: float) -> None:
-    """With ``ratio`` x completed or more trials in flight, the acquisition is maximised over 2048 Sobol
-    points in a box of side ``side`` (normalised units) around the best trial (TuRBO's trust region);
-    a categorical keeps the best trial's value with probability ``keep``. Otherwise as usual. With ``volume``
-    set, the side is ``volume ** (1 / d)`` for d non-categorical parameters instead."""
-    import numpy as np
-
-    impl, optimize = sampler._sample_relative_impl, sampler._optimize_acqf
-
-    def sample_relative_impl(study: Any, completed: list, running: list, space: Any) -> Any:
-        sampler._tr_on = len(running) >= ratio * len(completed)
-        return impl(study, completed, running, space)
-
-    def optimize_acqf(acqf: Any, best_params: Any) -> Any:
-        if not sampler._tr_on or best_params is None:
-            return optimize(acqf, best_params)
-        from optuna._gp.search_space import _round_one_normalized_param
-
-        space, rng = acqf.search_space, sampler._rng.rng
-        best = best_params[0]
-        n_ordered = int((~space.is_categorical).sum())
-        box = volume ** (1.0 / max(1, n_ordered)) if volume else side
-        u = space.sample_normalized_params(2048, rng=rng)   # categoricals already drawn at random
-        xs = u.copy()
-        for i in range(space.dim):
-            if space.is_categorical[i]:
-                stay = rng.random_sample(len(xs)) < keep
-                xs[stay, i] = best[i]
-                continue
-            lo = min(max(best[i] - box / 2, 0.0), max(0.0, 1.0 - box))
-            xs[:, i] = lo + rng.random_sample(len(xs)) * min(box, 1.0)
-            if space._steps[i] != 0.0:
-                xs[:, i] = _round_one_normalized_param(xs[:, i], space._scale_types[i],
-                                                       tuple(space._bounds[i]), space._steps[i])
-        return xs[int(acqf.eval_acqf_no_grad(xs).argmax())]
-
-    sampler._sample_relative_impl, sampler._optimize_acqf = sample_relative_impl, optimize_acqf
 
 
 def _candidate_acquisition(sampler: Any, n_candidates: int, below: int) -> None:

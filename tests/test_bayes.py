@@ -15,7 +15,9 @@ import optuna
 import pytest
 from ray.tune.search import Searcher
 
+from sweeprunner.compile import bayes as bayes_module
 from sweeprunner.compile.bayes import (
+    GP_CROWDED_TRUST_REGION,
     GP_EARLY_TAKEOVER,
     GP_LENGTHSCALE_TIE,
     GP_WARP,
@@ -28,6 +30,7 @@ from sweeprunner.compile.bayes import (
     gp_sampler,
     suggest_now,
     training_subset,
+    trust_region_candidates,
     warp_losses,
     warped_trials,
 )
@@ -382,10 +385,74 @@ def test_with_few_trials_in_flight_the_start_up_is_unchanged(in_flight):
             break
 
 
+BRANIN_SPACE = {"x1": optuna.distributions.FloatDistribution(-5, 10),
+                "x2": optuna.distributions.FloatDistribution(0, 15)}
+
+
+def _crowded_pick(seed, trust_region):
+    """16 trials in flight, the first 3 completed: the best one's parameters and the GP's next pick."""
+    study = optuna.create_study(sampler=gp_sampler(seed=seed, dims=2, trust_region=trust_region), direction="minimize")
+    running = [study.ask(BRANIN_SPACE) for _ in range(16)]
+    for trial in running[:3]:
+        study.tell(trial, branin(trial.params))
+    pick = study.ask(BRANIN_SPACE)
+    assert _gp_suggested(pick)
+    return study.best_trial.params, pick.params
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_with_trials_in_flight_outnumbering_results_the_gp_searches_near_the_best(seed):
+    """3 results and 15 fantasised trials in flight sent Optuna's acquisition to the corners (x1 = -5 on
+    every seed here); the default searches a box of 4% of the space around the best trial instead."""
+    best, pick = _crowded_pick(seed, GP_CROWDED_TRUST_REGION)
+    side = GP_CROWDED_TRUST_REGION ** 0.5            # two parameters: a square of side 0.2
+    for name, dist in BRANIN_SPACE.items():
+        width = dist.high - dist.low
+        low = min(max(best[name] - side * width / 2, dist.low), dist.high - side * width)
+        assert low - 1e-9 <= pick[name] <= low + side * width + 1e-9, (name, best, pick)
+    _, unconstrained = _crowded_pick(seed, None)
+    assert unconstrained["x1"] == -5.0                # what the trust region replaces
+
+
+def test_the_trust_region_is_used_only_while_trials_in_flight_outnumber_results(monkeypatch):
+    calls = []
+
+    def spy(space, best, volume, rng, **kw):
+        calls.append(volume)
+        return trust_region_candidates(space, best, volume, rng, **kw)
+
+    monkeypatch.setattr(bayes_module, "trust_region_candidates", spy)
+    run(bayes(seed=3, run_cap=30, max_concurrent_trials=4), 12)     # one at a time: never crowded
+    assert calls == []
+    _crowded_pick(0, GP_CROWDED_TRUST_REGION)
+    assert calls == [GP_CROWDED_TRUST_REGION]
+
+
+def test_trust_region_candidates_fill_a_box_of_the_given_volume_around_the_best():
+    from optuna._gp.search_space import SearchSpace
+
+    space = SearchSpace({
+        "act": optuna.distributions.CategoricalDistribution(["relu", "tanh", "gelu", "sigmoid"]),
+        "dropout": optuna.distributions.FloatDistribution(0.0, 0.5),
+        "layers": optuna.distributions.IntDistribution(1, 8),
+        "lr": optuna.distributions.FloatDistribution(1e-5, 1e-1, log=True),
+    })
+    best = np.array([2.0, 0.98, 0.5, 0.3])           # gelu, dropout near its upper bound
+    points = trust_region_candidates(space, best, 0.008, np.random.RandomState(0), n=4096)
+    side = 0.008 ** (1 / 3)                           # three ordered parameters: a cube of side 0.2
+    assert points[:, 1].min() >= 1 - side - 1e-12 and points[:, 1].max() <= 1.0   # moved inside the bound
+    assert points[:, 3].min() >= 0.2 - 1e-12 and points[:, 3].max() <= 0.4 + 1e-12
+    layers = {space.get_unnormalized_param(p)["layers"] for p in points}
+    assert layers <= {4, 5, 6} and all(isinstance(v, int) for v in layers)        # rounded to whole layers
+    kept = np.mean(points[:, 0] == 2.0)
+    assert 0.8 <= kept <= 0.88                        # 80% keep gelu, the rest draw any of the 4 values
+    assert set(points[:, 0]) == {0.0, 1.0, 2.0, 3.0}
+
+
 def test_a_sampler_pickled_before_warping_existed_still_suggests():
     searcher = bayes(seed=7, run_cap=30, max_concurrent_trials=8)
     sampler = searcher.searcher.searcher._sampler
-    for name in ("warp", "early_takeover", "startup_trials"):
+    for name in ("warp", "early_takeover", "startup_trials", "trust_region", "_crowded"):
         delattr(sampler, name)                   # as unpickled from an older sweep directory
     assert len(run(searcher, 8)) == 8
 
