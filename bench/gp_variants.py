@@ -13,7 +13,7 @@ as the default does), ``tien=K`` (a pull of K / n with n completed trials), ``fa
 constant liar -- and plain LogEI; ``liarratio=R``: only with at least R x completed trials in flight),
 ``trvol=V`` (the default's trust region while crowded, ``bayes.trust_region_candidates``, holding a fraction V
 of the space; the ``tr=L`` loops -- a box of side L -- were run with commit 8ea96f4's knob), ``gpratio=R`` (Sobol points while fewer than R x the
-trials in flight have completed) and ``cand=N,candbelow=K`` (below K completed trials the acquisition
+trials in flight have completed), ``wbpick=1`` (W&B's pick rule while crowded, ``bench/wandb_pick.py``) and ``cand=N,candbelow=K`` (below K completed trials the acquisition
 is maximised over N random points, no gradient search).
 """
 
@@ -60,6 +60,10 @@ def variant_sampler(knobs: dict[str, str], seed: int, dims: int, budget: int) ->
         _model_pending_only(sampler)
     if "liar" in knobs:
         _believer_acquisition(sampler, knobs["liar"], float(knobs.get("liarratio", 0)))
+    if knobs.get("wbpick") == "1":
+        from bench.wandb_pick import install
+
+        install(sampler)
     if "gpratio" in knobs:
         _sobol_while_outnumbered(sampler, float(knobs["gpratio"]))
     if "cand" in knobs:
