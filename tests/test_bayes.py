@@ -449,6 +449,42 @@ def test_trust_region_candidates_fill_a_box_of_the_given_volume_around_the_best(
     assert set(points[:, 0]) == {0.0, 1.0, 2.0, 3.0}
 
 
+def test_a_one_parameter_box_is_no_narrower_than_the_minimum_side():
+    from optuna._gp.search_space import SearchSpace
+
+    space = SearchSpace({"lr": optuna.distributions.FloatDistribution(1e-5, 1e-1, log=True)})
+    points = trust_region_candidates(space, np.array([0.5]), GP_CROWDED_TRUST_REGION, np.random.RandomState(1), n=1024)
+    assert points.min() >= 0.4 - 1e-12 and points.max() <= 0.6 + 1e-12 and np.ptp(points) > 0.19
+
+
+def test_a_crowded_sweep_over_categorical_and_integer_parameters_maximising_suggests_near_its_best():
+    """16 in flight, a metric to maximise, a categorical, an integer and a nested float: the trust region's
+    picks are valid configurations, and the integer stays within the box around the best trial."""
+    parameters = {"act": {"values": ["relu", "tanh", "gelu"]}, "layers": {"distribution": "int_uniform", "min": 1, "max": 20},
+                  "opt": {"parameters": {"lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1}}}}
+    searcher = compile_sweep(parse_sweep({
+        "method": "bayes", "metric": {"name": "acc", "goal": "maximize"}, "run_cap": 40, "parameters": parameters,
+        "sweeprunner": {"seed": 2, "bayes_sampler": "gp", "max_concurrent_trials": 16}})).search_alg
+
+    def accuracy(c):
+        return -abs(c["layers"] - 12) - abs(math.log10(c["opt"]["lr"]) + 2.5) + (c["act"] == "gelu")
+
+    running = [(f"t{i}", suggest_now(searcher, f"t{i}")) for i in range(16)]
+    done = []
+    for k in range(5):                       # 3 to 7 results, 15 in flight: crowded
+        trial_id, config = running.pop(0)
+        searcher.on_trial_complete(trial_id, {"acc": accuracy(config)})
+        done.append(config)
+        if len(done) < 3:
+            continue
+        config = suggest_now(searcher, f"n{k}")
+        running.append((f"n{k}", config))
+        best = max(done, key=accuracy)
+        assert config["act"] in {"relu", "tanh", "gelu"} and isinstance(config["layers"], int)
+        assert 1e-4 <= config["opt"]["lr"] <= 1e-1
+        assert abs(config["layers"] - best["layers"]) <= 0.2 * 20, (best, config)   # a box of side 0.04 ** 0.5
+
+
 def test_a_sampler_pickled_before_warping_existed_still_suggests():
     searcher = bayes(seed=7, run_cap=30, max_concurrent_trials=8)
     sampler = searcher.searcher.searcher._sampler

@@ -72,6 +72,8 @@ GP_TIE_MIN_PARAMS = 3
 #: While trials in flight are at least as many as completed ones, the acquisition is searched in a box
 #: around the best trial holding this fraction of the space's non-categorical volume; None: everywhere.
 GP_CROWDED_TRUST_REGION = 0.04
+#: The box is never narrower than this along a parameter (the side measured best with 2 parameters; with 1, 4% would be a sliver).
+TRUST_REGION_MIN_SIDE = 0.2
 #: In that box a categorical parameter keeps the best trial's value with this probability.
 TRUST_REGION_KEEP_CATEGORY = 0.8
 #: Candidate points the acquisition is evaluated at in the box.
@@ -229,15 +231,15 @@ def trust_region_candidates(space: Any, best: np.ndarray, volume: float, rng: np
                             n: int = TRUST_REGION_CANDIDATES) -> np.ndarray:
     """``n`` random points (Optuna's normalised GP coordinates) in a box around ``best``.
 
-    The box has side ``volume ** (1 / d)`` along each of the d non-categorical parameters, moved inside
-    the space where ``best`` is near a bound; a categorical keeps ``best``'s value with probability
+    The box has side ``volume ** (1 / d)`` (at least :data:`TRUST_REGION_MIN_SIDE`) along each of the d
+    non-categorical parameters, moved inside the space where ``best`` is near a bound; a categorical keeps ``best``'s value with probability
     :data:`TRUST_REGION_KEEP_CATEGORY`, otherwise any value. Integer and stepped parameters are rounded.
     """
     from optuna._gp.search_space import _round_one_normalized_param
 
     points = space.sample_normalized_params(n, rng=rng)   # categoricals already drawn from all values
     ordered = ~space.is_categorical
-    side = min(1.0, volume ** (1.0 / max(1, int(ordered.sum()))))
+    side = min(1.0, max(TRUST_REGION_MIN_SIDE, volume ** (1.0 / max(1, int(ordered.sum())))))
     for i in range(space.dim):
         if not ordered[i]:
             stay = rng.random_sample(n) < TRUST_REGION_KEEP_CATEGORY
