@@ -12,7 +12,7 @@ as the default does), ``tien=K`` (a pull of K / n with n completed trials), ``fa
 ``tie=S``: S * min(1, N / n) ** P), ``liar=kb|max|mean`` (pending trials imputed -- kriging believer or a
 constant liar -- and plain LogEI; ``liarratio=R``: only with at least R x completed trials in flight),
 ``trvol=V`` (the default's trust region while crowded, ``bayes.trust_region_candidates``, holding a fraction V
-of the space; the ``tr=L`` loops -- a box of side L -- were run with commit 8ea96f4's knob), ``gpratio=R`` (Sobol points while fewer than R x the
+of the space; ``trkeep=P``: a categorical keeps the best's value with probability P; the ``tr=L`` loops -- a box of side L -- were run with commit 8ea96f4's knob), ``gpratio=R`` (Sobol points while fewer than R x the
 trials in flight have completed), ``wbpick=1`` (W&B's pick rule while crowded, ``bench/wandb_pick.py``) and ``cand=N,candbelow=K`` (below K completed trials the acquisition
 is maximised over N random points, no gradient search).
 """
@@ -48,6 +48,9 @@ def variant_sampler(knobs: dict[str, str], seed: int, dims: int, budget: int) ->
                          tie_min_params=int(knobs.get("tiemin", 0)),
                          trust_region=float(knobs["trvol"]) if "trvol" in knobs else None,
                          deterministic_objective=knobs.get("det") == "1")
+    from sweeprunner.compile import bayes   # trkeep=P: a categorical keeps the best's value with probability P
+
+    bayes.TRUST_REGION_KEEP_CATEGORY = float(knobs.get("trkeep", 0.8))
     if knobs.get("prior") == "botorch":
         sampler._log_prior = botorch_log_prior
     elif "noise" in knobs:
