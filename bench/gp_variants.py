@@ -13,7 +13,8 @@ as the default does), ``tien=K`` (a pull of K / n with n completed trials), ``fa
 constant liar -- and plain LogEI; ``liarratio=R``: only with at least R x completed trials in flight),
 ``trvol=V`` (the default's trust region while crowded, ``bayes.trust_region_candidates``, holding a fraction V
 of the space; ``trkeep=P``: a categorical keeps the best's value with probability P; the ``tr=L`` loops -- a box of side L -- were run with commit 8ea96f4's knob), ``gpratio=R`` (Sobol points while fewer than R x the
-trials in flight have completed), ``wbpick=1`` (W&B's pick rule while crowded, ``bench/wandb_pick.py``) and ``cand=N,candbelow=K`` (below K completed trials the acquisition
+trials in flight have completed), ``trts=N`` (with ``trvol``: Thompson sampling over N points of the trust region instead of qLogEI),
+``wbpick=1`` (W&B's pick rule while crowded, ``bench/wandb_pick.py``) and ``cand=N,candbelow=K`` (below K completed trials the acquisition
 is maximised over N random points, no gradient search).
 """
 
@@ -67,6 +68,8 @@ def variant_sampler(knobs: dict[str, str], seed: int, dims: int, budget: int) ->
         from bench.wandb_pick import install
 
         install(sampler)
+    if "trts" in knobs:
+        _thompson_in_trust_region(sampler, int(knobs["trts"]))
     if "gpratio" in knobs:
         _sobol_while_outnumbered(sampler, float(knobs["gpratio"]))
     if "cand" in knobs:
@@ -135,6 +138,32 @@ def _believer_acquisition(sampler: Any, how: str, ratio: float) -> None:
         return acqf_module.LogEI(gpr=believer, search_space=space, threshold=threshold), best
 
     sampler._get_acqf_and_best_params = get_acqf_and_best_params
+
+
+def _thompson_in_trust_region(sampler: Any, n_candidates: int) -> None:
+    """While crowded, pick by Thompson sampling in the trust region (TuRBO's batch rule): one joint draw of the
+    GP's posterior over ``n_candidates`` points of the box, and its best point; no fantasies of the trials in flight."""
+    import numpy as np
+    import torch
+
+    from sweeprunner.compile.bayes import trust_region_candidates
+
+    optimize = sampler._optimize_acqf
+
+    def optimize_acqf(acqf: Any, best_params: Any) -> Any:
+        if not (sampler.trust_region and sampler._crowded) or best_params is None:
+            return optimize(acqf, best_params)
+        rng = sampler._rng.rng
+        xs = trust_region_candidates(acqf.search_space, best_params[0], sampler.trust_region, rng, n=n_candidates)
+        gpr = sampler._gprs_cache_list[0]
+        with torch.no_grad():
+            mean, cov = gpr.posterior(torch.from_numpy(xs), joint=True)
+        cov = cov.numpy() + 1e-9 * np.eye(len(xs))
+        chol = np.linalg.cholesky(cov + 1e-6 * np.mean(np.diag(cov)) * np.eye(len(xs)))
+        draw = mean.numpy() + chol @ rng.standard_normal(len(xs))
+        return xs[int(np.argmax(draw))]       # Optuna's GP models scores: larger is better
+
+    sampler._optimize_acqf = optimize_acqf
 
 
 def _sobol_while_outnumbered(sampler: Any, ratio: float) -> None:
