@@ -25,6 +25,7 @@ from typing import Any
 # where Optuna's GP records the parameters it chose
 from optuna.samplers._gp.sampler import _RELATIVE_PARAMS_KEY
 
+from sweeprunner.compile import bayes
 from sweeprunner.compile.bayes import (
     GP_EARLY_TAKEOVER,
     GP_STARTUP_TRIALS,
@@ -32,6 +33,9 @@ from sweeprunner.compile.bayes import (
     explore_every_for,
     gp_sampler,
 )
+
+#: the default's probability, restored for every variant without ``trkeep``
+_KEEP_CATEGORY = bayes.TRUST_REGION_KEEP_CATEGORY
 
 
 def parse_knobs(text: str) -> dict[str, str]:
@@ -49,9 +53,8 @@ def variant_sampler(knobs: dict[str, str], seed: int, dims: int, budget: int) ->
                          tie_min_params=int(knobs.get("tiemin", 0)),
                          trust_region=float(knobs["trvol"]) if "trvol" in knobs else None,
                          deterministic_objective=knobs.get("det") == "1")
-    from sweeprunner.compile import bayes   # trkeep=P: a categorical keeps the best's value with probability P
-
-    bayes.TRUST_REGION_KEEP_CATEGORY = float(knobs.get("trkeep", 0.8))
+    # trkeep=P: a categorical keeps the best's value with probability P (module-wide; every variant sets it)
+    bayes.TRUST_REGION_KEEP_CATEGORY = float(knobs.get("trkeep", _KEEP_CATEGORY))
     if knobs.get("prior") == "botorch":
         sampler._log_prior = botorch_log_prior
     elif "noise" in knobs:
