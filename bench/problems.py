@@ -137,6 +137,24 @@ MIXED = Problem(
 PROBLEMS: dict[str, Problem] = {p.name: p for p in (BRANIN, HARTMANN6, MIXED)}
 
 
+# --- Six-hump camel (2-d): a second 2-parameter problem, for choices that hinge on the dimension ----
+# Two global minima f* = -1.0316 at (0.0898, -0.7126) and (-0.0898, 0.7126), four local ones.
+def camel(config: dict[str, Any]) -> float:
+    x1, x2 = float(config["x1"]), float(config["x2"])
+    return (4 - 2.1 * x1**2 + x1**4 / 3) * x1**2 + x1 * x2 + (-4 + 4 * x2**2) * x2**2
+
+
+CAMEL = Problem(
+    name="camel",
+    parameters={"x1": {"min": -3.0, "max": 3.0}, "x2": {"min": -2.0, "max": 2.0}},
+    evaluate=camel,
+    f_star=-1.031628,
+    optimum={"x1": 0.0898, "x2": -0.7126},
+)
+#: Problems ``bench/search_quality.py --problems`` also accepts; not in the default runs or the report.
+EXTRA_PROBLEMS: dict[str, Problem] = {CAMEL.name: CAMEL}
+
+
 def best_so_far(values: Sequence[float]) -> list[float]:
     return np.minimum.accumulate(np.asarray(values, dtype=float)).tolist()
 

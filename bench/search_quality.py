@@ -30,7 +30,9 @@ from typing import Any
 
 from common import RESULTS, load, now, quiet_warnings, table, write_json  # noqa: I001  (sets sys.path)
 
-from bench.problems import METRIC, PROBLEMS, summarize
+from bench.problems import EXTRA_PROBLEMS, METRIC, PROBLEMS, summarize
+
+ALL_PROBLEMS = {**PROBLEMS, **EXTRA_PROBLEMS}
 
 #: method -> (bayes_sampler, concurrency, sampler override or None, label)
 METHODS: dict[str, tuple[str | None, int, str | None, str]] = {
@@ -159,7 +161,7 @@ def run_loop(problem_name: str, method: str, seed: int, budget: int) -> dict[str
     from sweeprunner.compile.sampling import random_configs
     from sweeprunner.config.parse import parse_sweep
 
-    problem = PROBLEMS[problem_name]
+    problem = ALL_PROBLEMS[problem_name]
     sampler, concurrency, override, _ = method_spec(method)
     t0 = time.perf_counter()
     if sampler is None:
@@ -211,7 +213,7 @@ def _read_loops(path: str) -> dict[tuple[str, str, int, int], dict[str, Any]]:
 def _row(problem: str, method: str, budget: int, loops: list[dict[str, Any]], label: str) -> dict[str, Any]:
     best = [min(loop["values"][:budget]) for loop in loops]
     return {"problem": problem, "method": method, "label": label, "budget": budget,
-            **summarize(best, PROBLEMS[problem].f_star),
+            **summarize(best, ALL_PROBLEMS[problem].f_star),
             "loop_s_mean": sum(lp["seconds"] for lp in loops) / len(loops),
             "suggest_ms_mean": sum(lp.get("suggest_ms", 0.0) for lp in loops) / len(loops)}
 
@@ -240,7 +242,7 @@ def fmt(x: float, digits: int = 3) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
+    ap.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(ALL_PROBLEMS))
     ap.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, help=f"{', '.join(METHODS)} or x<C>:<knobs>")
     ap.add_argument("--budgets", nargs="+", type=int, default=[25, 50])
     ap.add_argument("--seeds", type=int, default=16, help="seeds 0..N-1")
@@ -298,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         old = json.loads(previous.read_text())
         ours = {(r["problem"], r["method"], r["budget"]) for r in rows}
         payload["rows"] = [r for r in old["rows"] if (r["problem"], r["method"], r["budget"]) not in ours] + rows
-        payload["rows"].sort(key=lambda r: (list(PROBLEMS).index(r["problem"]), r["budget"]))
+        payload["rows"].sort(key=lambda r: (list(ALL_PROBLEMS).index(r["problem"]), r["budget"]))
         payload["methods"] = {**old["methods"], **payload["methods"]}
         payload["traces"] = {**old["traces"], **payload["traces"]}
         payload["budgets"] = sorted(set(old["budgets"]) | set(args.budgets))
