@@ -11,10 +11,12 @@ N-th trial a Sobol point; 0 off; default as the budget decides) and ``det=1`` (O
 as the default does), ``tien=K`` (a pull of K / n with n completed trials), ``fade=N,pow=P`` (with
 ``tie=S``: S * min(1, N / n) ** P), ``liar=kb|max|mean`` (pending trials imputed -- kriging believer or a
 constant liar -- and plain LogEI; ``liarratio=R``: only with at least R x completed trials in flight),
-``trvol=V`` (the default's trust region while crowded, ``bayes.trust_region_candidates``, holding a fraction V
-of the space; ``trkeep=P``: a categorical keeps the best's value with probability P; the ``tr=L`` loops -- a box of side L -- were run with commit 8ea96f4's knob), ``gpratio=R`` (Sobol points while fewer than R x the
-trials in flight have completed), ``trts=N`` (with ``trvol``: Thompson sampling over N points of the trust region instead of qLogEI),
-``wbpick=1`` (W&B's pick rule while crowded, ``bench/wandb_pick.py``) and ``cand=N,candbelow=K`` (below K completed trials the acquisition
+``trvol=V`` (the default's trust region while crowded, ``bayes.trust_region_candidates``, holding a
+fraction V of the space; ``trkeep=P``: a categorical keeps the best's value with probability P; the ``tr=L``
+loops -- a box of side L -- were run with commit 8ea96f4's knob), ``gpratio=R`` (Sobol points while fewer
+than R x the trials in flight have completed), ``trts=N`` (with ``trvol``: Thompson sampling over N points
+of the trust region instead of qLogEI), ``wbpick=1`` (W&B's pick rule while crowded,
+``bench/wandb_pick.py``) and ``cand=N,candbelow=K`` (below K completed trials the acquisition
 is maximised over N random points, no gradient search).
 """
 
@@ -149,15 +151,13 @@ def _thompson_in_trust_region(sampler: Any, n_candidates: int) -> None:
     import numpy as np
     import torch
 
-    from sweeprunner.compile.bayes import trust_region_candidates
-
     optimize = sampler._optimize_acqf
 
     def optimize_acqf(acqf: Any, best_params: Any) -> Any:
         if not (sampler.trust_region and sampler._crowded) or best_params is None:
             return optimize(acqf, best_params)
         rng = sampler._rng.rng
-        xs = trust_region_candidates(acqf.search_space, best_params[0], sampler.trust_region, rng, n=n_candidates)
+        xs = bayes.trust_region_candidates(acqf.search_space, best_params[0], sampler.trust_region, rng, n=n_candidates)
         gpr = sampler._gprs_cache_list[0]
         with torch.no_grad():
             mean, cov = gpr.posterior(torch.from_numpy(xs), joint=True)

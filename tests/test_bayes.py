@@ -460,7 +460,8 @@ def test_a_one_parameter_box_is_no_narrower_than_the_minimum_side():
 def test_a_crowded_sweep_over_categorical_and_integer_parameters_maximising_suggests_near_its_best():
     """16 in flight, a metric to maximise, a categorical, an integer and a nested float: the trust region's
     picks are valid configurations, and the integer stays within the box around the best trial."""
-    parameters = {"act": {"values": ["relu", "tanh", "gelu"]}, "layers": {"distribution": "int_uniform", "min": 1, "max": 20},
+    parameters = {"act": {"values": ["relu", "tanh", "gelu"]},
+                  "layers": {"distribution": "int_uniform", "min": 1, "max": 20},
                   "opt": {"parameters": {"lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1}}}}
     searcher = compile_sweep(parse_sweep({
         "method": "bayes", "metric": {"name": "acc", "goal": "maximize"}, "run_cap": 40, "parameters": parameters,
