@@ -151,8 +151,47 @@ CAMEL = Problem(
     f_star=-1.031628,
     optimum={"x1": 0.0898, "x2": -0.7126},
 )
+
+
+# --- Goldstein-Price (2-d), on a log scale as in the BO literature: f* = log(3) at (0, -1) ------------
+def goldstein_price(config: dict[str, Any]) -> float:
+    x1, x2 = float(config["x1"]), float(config["x2"])
+    a = 1 + (x1 + x2 + 1) ** 2 * (19 - 14 * x1 + 3 * x1**2 - 14 * x2 + 6 * x1 * x2 + 3 * x2**2)
+    b = 30 + (2 * x1 - 3 * x2) ** 2 * (18 - 32 * x1 + 12 * x1**2 + 48 * x2 - 36 * x1 * x2 + 27 * x2**2)
+    return math.log(a * b)
+
+
+GOLDSTEIN = Problem(
+    name="goldstein",
+    parameters={"x1": {"min": -2.0, "max": 2.0}, "x2": {"min": -2.0, "max": 2.0}},
+    evaluate=goldstein_price,
+    f_star=math.log(3.0),
+    optimum={"x1": 0.0, "x2": -1.0},
+)
+
+
+# --- Learning rate x weight decay (2-d, both log-scaled): the 2-parameter sweep users run most ---------
+# A tilted valley in log-log space (the best weight decay moves with the learning rate) and a steep wall
+# where the learning rate diverges (above 10^-1.5). f* = 0 at lr = 1e-3, weight_decay = 1e-4.
+def lr_weight_decay(config: dict[str, Any]) -> float:
+    u = math.log10(float(config["lr"])) + 3.0
+    v = math.log10(float(config["weight_decay"])) + 4.0
+    diverged = max(0.0, math.log10(float(config["lr"])) + 1.5)
+    return (u - 0.5 * v) ** 2 + 0.2 * (u + v) ** 2 + 20.0 * diverged**2
+
+
+LR_WEIGHT_DECAY = Problem(
+    name="lrwd",
+    parameters={
+        "lr": {"distribution": "log_uniform_values", "min": 1e-5, "max": 1e-1},
+        "weight_decay": {"distribution": "log_uniform_values", "min": 1e-6, "max": 1e-1},
+    },
+    evaluate=lr_weight_decay,
+    f_star=0.0,
+    optimum={"lr": 1e-3, "weight_decay": 1e-4},
+)
 #: Problems ``bench/search_quality.py --problems`` also accepts; not in the default runs or the report.
-EXTRA_PROBLEMS: dict[str, Problem] = {CAMEL.name: CAMEL}
+EXTRA_PROBLEMS: dict[str, Problem] = {p.name: p for p in (CAMEL, GOLDSTEIN, LR_WEIGHT_DECAY)}
 
 
 def best_so_far(values: Sequence[float]) -> list[float]:
