@@ -17,7 +17,8 @@ loops -- a box of side L -- were run with commit 8ea96f4's knob), ``gpratio=R`` 
 than R x the trials in flight have completed), ``trts=N`` (with ``trvol``: Thompson sampling over N points
 of the trust region instead of qLogEI), ``wbpick=1`` (W&B's pick rule while crowded,
 ``bench/wandb_pick.py``) and ``cand=N,candbelow=K`` (below K completed trials the acquisition
-is maximised over N random points, no gradient search).
+is maximised over N random points, no gradient search), ``farexp=R`` (the explore trials maximise the
+acquisition over random points at least R from the best trial instead of taking a Sobol point).
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def variant_sampler(knobs: dict[str, str], seed: int, dims: int, budget: int) ->
         _sobol_while_outnumbered(sampler, float(knobs["gpratio"]))
     if "cand" in knobs:
         _candidate_acquisition(sampler, int(knobs["cand"]), int(knobs.get("candbelow", 10**9)))
+    if "farexp" in knobs:
+        _far_exploration(sampler, float(knobs["farexp"]))
     return sampler
 
 
@@ -202,6 +205,39 @@ def _candidate_acquisition(sampler: Any, n_candidates: int, below: int) -> None:
         return xs[int(acqf.eval_acqf_no_grad(xs).argmax())]
 
     sampler._sample_relative_impl, sampler._optimize_acqf = sample_relative_impl, optimize_acqf
+
+
+def _far_exploration(sampler: Any, radius: float, n_candidates: int = 4096) -> None:
+    """The explore trials (every ``explore_every``-th) maximise the acquisition over random points at least
+    ``radius`` (max-norm over the non-categorical parameters, normalised coordinates) from the best trial,
+    instead of taking the next Sobol point: exploration steered by the model, away from the incumbent's basin."""
+    import numpy as np
+    import optuna
+
+    optimize = sampler._optimize_acqf
+    sampler._far = False
+
+    def sample_relative(study: Any, trial: Any, search_space: Any) -> Any:
+        every = sampler.explore_every
+        if every and trial.number >= sampler.startup_trials and trial.number % every == every - 1:
+            sampler._far = True
+            try:
+                return optuna.samplers.GPSampler.sample_relative(sampler, study, trial, search_space)
+            finally:
+                sampler._far = False
+        return type(sampler).sample_relative(sampler, study, trial, search_space)
+
+    def optimize_acqf(acqf: Any, best_params: Any) -> Any:
+        if not sampler._far or best_params is None:
+            return optimize(acqf, best_params)
+        space = acqf.search_space
+        xs = space.sample_normalized_params(n_candidates, rng=sampler._rng.rng)
+        ordered = ~space.is_categorical
+        far = np.abs(xs[:, ordered] - best_params[0][ordered]).max(axis=1) >= radius
+        xs = xs[far] if far.any() else xs
+        return xs[int(acqf.eval_acqf_no_grad(xs).argmax())]
+
+    sampler.sample_relative, sampler._optimize_acqf = sample_relative, optimize_acqf
 
 
 def botorch_log_prior(gpr: Any) -> Any:
