@@ -218,6 +218,33 @@ def batch_search_48() -> str:
                                   body), ""])
 
 
+def batch_search_200() -> str:
+    """The cells of 1c that 48 seeds left within noise, at 8 and 16 in flight over 200 seeds on both sides."""
+    sq, wb = _load("search_default_200"), _load("wandb_parallel_200")
+    if not (sq and wb):
+        return ""
+    out = ["### 1d. 8 and 16 in flight at 200 seeds (25 trials)", "",
+           "`bench/search_quality.py --methods gp-c8 gp-c16 --budgets 25 --seeds 200 "
+           f"--loops bench/results/search_default_200_loops.jsonl --out search_default_200`, measured {sq['date']}, and "
+           "`bench/wandb_baseline.py --methods --concurrency 8 16 --budgets 25 --seeds 200 "
+           "--json bench/results/wandb_parallel_200.json`. Seeds 0-47 are the 48 of 1c (W&B's reproduce them exactly). "
+           "Mean best ± standard error, minimise; the difference's standard error is the two combined.", ""]
+    body = []
+    for problem in PROBLEMS:
+        for inflight in (8, 16):
+            ours = _get(sq["rows"], problem, f"gp-c{inflight}", 25)
+            theirs = _get(wb["rows"], problem, f"bayes-c{inflight}", 25)
+            if not (ours and theirs):
+                continue
+            diff = ours["best_mean"] - theirs["best_mean"]
+            se = (ours["best_se"] ** 2 + theirs["best_se"] ** 2) ** 0.5
+            body.append([problem, inflight, f"{f(ours['best_mean'])} ± {f(ours['best_se'])} ({ours['n']})",
+                         f"{f(theirs['best_mean'])} ± {f(theirs['best_se'])} ({theirs['n']})",
+                         f"{diff:+.3f} ± {se:.3f}", "yes" if diff <= 0 else "**no**"])
+    return "\n".join(out + [table(["problem", "in flight", "sweeprunner default", "W&B engine", "difference",
+                                    "sweeprunner ahead?"], body), ""])
+
+
 def batch_latency() -> str:
     lat = _load("suggest_latency_batch")
     if not lat:
@@ -427,7 +454,7 @@ def notes() -> str:
 
 
 def main() -> int:
-    parts = [header(), notes(), batch_search(), batch_search_48(), search_quality(), early_termination(), overhead(), latency(),
+    parts = [header(), notes(), batch_search(), batch_search_48(), batch_search_200(), search_quality(), early_termination(), overhead(), latency(),
              batch_latency(), gpu()]
     DOC.write_text("\n".join(p.rstrip() + "\n" for p in parts if p))
     print(f"wrote {DOC.relative_to(REPO)}")
