@@ -218,8 +218,7 @@ def _far_exploration(sampler: Any, radius: float, n_candidates: int = 4096) -> N
     sampler._far = False
 
     def sample_relative(study: Any, trial: Any, search_space: Any) -> Any:
-        every = sampler.explore_every
-        if every and trial.number >= sampler.startup_trials and trial.number % every == every - 1:
+        if sampler.explores(trial.number):
             sampler._far = True
             try:
                 return optuna.samplers.GPSampler.sample_relative(sampler, study, trial, search_space)

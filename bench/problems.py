@@ -192,6 +192,7 @@ LR_WEIGHT_DECAY = Problem(
 )
 #: Problems ``bench/search_quality.py --problems`` also accepts; not in the default runs or the report.
 EXTRA_PROBLEMS: dict[str, Problem] = {p.name: p for p in (CAMEL, GOLDSTEIN, LR_WEIGHT_DECAY)}
+ALL_PROBLEMS: dict[str, Problem] = {**PROBLEMS, **EXTRA_PROBLEMS}
 
 
 def best_so_far(values: Sequence[float]) -> list[float]:

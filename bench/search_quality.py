@@ -30,9 +30,7 @@ from typing import Any
 
 from common import RESULTS, load, now, quiet_warnings, table, write_json  # noqa: I001  (sets sys.path)
 
-from bench.problems import EXTRA_PROBLEMS, METRIC, PROBLEMS, summarize
-
-ALL_PROBLEMS = {**PROBLEMS, **EXTRA_PROBLEMS}
+from bench.problems import ALL_PROBLEMS, METRIC, PROBLEMS, summarize
 
 #: method -> (bayes_sampler, concurrency, sampler override or None, label)
 METHODS: dict[str, tuple[str | None, int, str | None, str]] = {

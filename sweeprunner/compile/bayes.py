@@ -202,10 +202,15 @@ class CappedGPSampler(optuna.samplers.GPSampler):
             completed = study._get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,), use_cache=False)
             if len(completed) < startup:
                 return {}
-        every = getattr(self, "explore_every", None)
-        if every and trial.number >= startup and trial.number % every == every - 1:
+        if self.explores(trial.number):
             return {}
         return super().sample_relative(study, trial, search_space)
+
+    def explores(self, number: int) -> bool:
+        """Whether trial ``number`` is left to the independent sampler (every ``explore_every``-th after the start-up)."""
+        every = getattr(self, "explore_every", None)
+        startup = getattr(self, "startup_trials", self._n_startup_trials)
+        return bool(every) and number >= startup and number % every == every - 1
 
     def _sample_relative_impl(self, study: Any, completed_trials: list, running_trials: list,
                               search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
