@@ -28,6 +28,12 @@ other. sweeprunner adds, measured on Branin, Hartmann6 and a mixed space (docs/b
   TuRBO-style trust region): a GP fitted to 3-7 results, with 8-15 fantasised trials in flight,
   otherwise sends its picks to the corners of the space (25 trials, 48 seeds: Branin 1.979 -> 1.615 with
   16 in flight, 1.244 -> 1.126 with 8); with 1 to 4 in flight it never applies;
+* every other GP pick is searched in the same box too, its best candidates refined by gradient ascent
+  inside it (:data:`TRUST_REGION_REFINE`, :func:`refine_in_box`): Optuna's search over the whole space
+  pins parameters to their bounds and sends picks to corners (on Hartmann6 at 50 trials, up to 19 of 36
+  picks had 3 or more parameters at a bound), the box keeps them near the best trial while the Sobol
+  start-up and exploration trials search globally (48 seeds, Hartmann6 at 50 trials: -3.124 -> -3.185;
+  25 trials, 4 in flight: Branin 0.491 -> 0.421, mixed 0.197 -> 0.179, Hartmann6 -2.504 -> -2.462);
 * :class:`BackgroundSuggester`: the suggestion is computed in a worker thread, so the driver's
   event loop keeps handling results while the GP fits.
 
@@ -78,6 +84,8 @@ TRUST_REGION_MIN_SIDE = 0.2
 TRUST_REGION_KEEP_CATEGORY = 0.8
 #: Candidate points the acquisition is evaluated at in the box.
 TRUST_REGION_CANDIDATES = 2048
+#: Outside the crowded regime, the best this-many box candidates are refined by L-BFGS-B inside the box.
+TRUST_REGION_REFINE = 5
 #: Completed trials the GP trains on at most: the best half and the most recent rest.
 GP_MAX_POINTS = 100
 #: With a budget of at least GP_EXPLORE_FROM_BUDGET trials, every GP_EXPLORE_EVERY-th trial is a Sobol point.
@@ -164,9 +172,11 @@ class CappedGPSampler(optuna.samplers.GPSampler):
       of the objective, so a few very bad trials (a diverged run's loss of 1e4 next to losses near 1)
       no longer flatten the differences between the good ones.
     * **Tied lengthscales** (``lengthscale_tie``, see :class:`TiedLengthscalePrior`).
-    * **A trust region while crowded** (``trust_region``, a volume fraction): while at least as many
-      trials are running as have completed, the acquisition is maximised over candidates in a box
-      around the best trial (:func:`trust_region_candidates`) instead of over the whole space.
+    * **A trust region** (``trust_region``, a volume fraction): the acquisition is maximised over
+      candidates in a box around the best trial (:func:`trust_region_candidates`) instead of over the
+      whole space. While at least as many trials are running as have completed (crowded), the best
+      candidate is the pick; otherwise the best :data:`TRUST_REGION_REFINE` candidates are refined by
+      gradient ascent inside the box (:func:`refine_in_box`).
     * **Early take-over** (``early_takeover=(completed, started)``): the GP normally waits for
       ``n_startup_trials`` completed trials; with many trials in flight that wait spends most of a small
       budget on start-up points, so it takes over once ``completed`` trials have completed and
@@ -226,10 +236,13 @@ class CappedGPSampler(optuna.samplers.GPSampler):
 
     def _optimize_acqf(self, acqf: Any, best_params: np.ndarray | None) -> np.ndarray:
         volume = getattr(self, "trust_region", None)
-        if not (volume and getattr(self, "_crowded", False)) or best_params is None:
+        if not volume or best_params is None:
             return super()._optimize_acqf(acqf, best_params)
         candidates = trust_region_candidates(acqf.search_space, best_params[0], volume, self._rng.rng)
-        return candidates[int(np.argmax(acqf.eval_acqf_no_grad(candidates)))]
+        values = acqf.eval_acqf_no_grad(candidates)
+        if getattr(self, "_crowded", False):
+            return candidates[int(np.argmax(values))]
+        return refine_in_box(acqf, candidates, values, TRUST_REGION_REFINE)
 
 
 def trust_region_candidates(space: Any, best: np.ndarray, volume: float, rng: np.random.RandomState,
@@ -257,6 +270,43 @@ def trust_region_candidates(space: Any, best: np.ndarray, volume: float, rng: np
             points[:, i] = _round_one_normalized_param(points[:, i], space._scale_types[i],
                                                        tuple(space._bounds[i]), space._steps[i])
     return points
+
+
+def refine_in_box(acqf: Any, candidates: np.ndarray, values: np.ndarray, starts: int, tol: float = 1e-4) -> np.ndarray:
+    """The best of ``candidates`` (acquisition ``values``) after gradient ascents from the ``starts`` best of
+    them, each continuous parameter kept within the candidates' range (the trust region's box); categorical,
+    integer and stepped parameters keep the candidate's value. The ascents run as one batched L-BFGS-B,
+    preconditioned by the GP's lengthscales, as Optuna's own acquisition search runs them."""
+    import torch
+    from optuna._gp.batched_lbfgsb import batched_lbfgsb
+    from optuna._gp.thread_limiting import limit_threads_in_optimization
+
+    cont = acqf.search_space.continuous_indices
+    best = int(np.argmax(values))
+    if len(cont) == 0:
+        return candidates[best]
+    scale = acqf.length_scales[cont]
+    starts_x = candidates[np.argsort(-values)[:starts]]
+    low, high = candidates[:, cont].min(axis=0), candidates[:, cont].max(axis=0)
+
+    def negative(scaled: np.ndarray, fixed: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        x = np.array(fixed)
+        x[:, cont] = scaled * scale
+        tensor = torch.from_numpy(x).requires_grad_(True)
+        value = acqf.eval_acqf(tensor)
+        value.sum().backward()
+        return -np.atleast_1d(value.detach().numpy()), -tensor.grad.detach().numpy()[:, cont] * scale
+
+    with limit_threads_in_optimization():
+        scaled, negative_values, _ = batched_lbfgsb(
+            func_and_grad=negative, x0_batched=starts_x[:, cont] / scale, batched_args=(list(starts_x.copy()),),
+            bounds=list(zip(low / scale, high / scale, strict=True)), pgtol=math.sqrt(tol), max_iters=200)
+    top = int(np.argmin(negative_values))
+    if -negative_values[top] <= values[best]:
+        return candidates[best]
+    pick = starts_x[top].copy()
+    pick[cont] = np.clip(scaled[top] * scale, low, high)
+    return pick
 
 
 class TiedLengthscalePrior:
@@ -372,7 +422,7 @@ def gp_sampler(seed: int | None, dims: int, startup: int = GP_STARTUP_TRIALS, so
                trust_region: float | None = GP_CROWDED_TRUST_REGION, **gp_options: Any) -> BaseSampler:
     """Optuna's pending-aware GP with a Sobol start-up of ``startup`` trials, capped training points,
     warped values, tied lengthscales (with ``tie_min_params`` or more parameters), an early take-over
-    and a trust region with many trials in flight (``None`` turns each off);
+    and a trust region around the best trial (``None`` turns each off);
     ``gp_options`` go to Optuna's ``GPSampler`` as they are."""
     independent = SobolStartSampler(dims, seed) if sobol else None
     if dims < tie_min_params:
