@@ -18,7 +18,10 @@ than R x the trials in flight have completed), ``trts=N`` (with ``trvol``: Thomp
 of the trust region instead of qLogEI), ``wbpick=1`` (W&B's pick rule while crowded,
 ``bench/wandb_pick.py``) and ``cand=N,candbelow=K`` (below K completed trials the acquisition
 is maximised over N random points, no gradient search), ``farexp=R`` (the explore trials maximise the
-acquisition over random points at least R from the best trial instead of taking a Sobol point).
+acquisition over random points at least R from the best trial instead of taking a Sobol point), ``trall=V,trfrom=N,trgrad=K`` (the trust region of volume V at every GP pick once N trials have completed,
+crowded or not; K > 0: its K best candidates refined by L-BFGS-B inside the box), ``kernel=rbf``
+(a squared-exponential kernel in place of Optuna's Matern 5/2, as BoTorch 0.18's default GP; module-wide, every
+variant sets it).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 # where Optuna's GP records the parameters it chose
+from optuna._gp import gp as optuna_gp
 from optuna.samplers._gp.sampler import _RELATIVE_PARAMS_KEY
 
 from sweeprunner.compile import bayes
@@ -82,7 +86,71 @@ def variant_sampler(knobs: dict[str, str], seed: int, dims: int, budget: int) ->
         _candidate_acquisition(sampler, int(knobs["cand"]), int(knobs.get("candbelow", 10**9)))
     if "farexp" in knobs:
         _far_exploration(sampler, float(knobs["farexp"]))
+    if "trall" in knobs:
+        _trust_region_always(sampler, float(knobs["trall"]), int(knobs.get("trfrom", 0)), int(knobs.get("trgrad", 0)))
+    _use_kernel(knobs.get("kernel", "matern52"))
     return sampler
+
+
+def _trust_region_always(sampler: Any, volume: float, from_completed: int, refine: int) -> None:
+    """The crowded trust region (``bayes.trust_region_candidates``, volume ``volume``) at every GP pick once
+    ``from_completed`` trials have completed, crowded or not: random candidates in a box around the best
+    instead of a gradient search over the whole space (which pins parameters to bounds and picks corners).
+    With ``refine`` K > 0 the K best candidates are refined by L-BFGS-B inside the box (continuous parameters)."""
+    original_impl, original_opt = sampler._sample_relative_impl, sampler._optimize_acqf
+    state = {"completed": 0}
+
+    def sample_relative_impl(study: Any, completed: list, running: list, space: Any) -> Any:
+        state["completed"] = len(completed)
+        return original_impl(study, completed, running, space)
+
+    def optimize_acqf(acqf: Any, best_params: Any) -> Any:
+        if best_params is None or state["completed"] < from_completed:
+            return original_opt(acqf, best_params)
+        candidates = bayes.trust_region_candidates(acqf.search_space, best_params[0], volume, sampler._rng.rng)
+        values = acqf.eval_acqf_no_grad(candidates)
+        if refine:
+            return _refine_in_box(acqf, candidates, values, refine)
+        return candidates[int(values.argmax())]
+
+    sampler._sample_relative_impl, sampler._optimize_acqf = sample_relative_impl, optimize_acqf
+
+
+def _refine_in_box(acqf: Any, candidates: Any, values: Any, starts: int) -> Any:
+    """The best of ``starts`` L-BFGS-B ascents from the best candidates, bounded by the candidates' box."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    cont = acqf.search_space.continuous_indices
+    low, high = candidates[:, cont].min(axis=0), candidates[:, cont].max(axis=0)
+    best_x, best_v = candidates[int(values.argmax())], float(values.max())
+    for start in np.argsort(-values)[:starts]:
+        x0 = candidates[start].copy()
+
+        def negative(z: Any, x0: Any = x0) -> Any:
+            x = x0.copy()
+            x[cont] = z
+            value, grad = acqf.eval_acqf_with_grad(x)
+            return -value, -grad[cont]
+
+        res = minimize(negative, x0[cont], jac=True, method="L-BFGS-B", bounds=list(zip(low, high, strict=True)),
+                       options={"maxiter": 100})
+        if -res.fun > best_v:
+            best_x, best_v = x0.copy(), -float(res.fun)
+            best_x[cont] = res.x
+    return best_x
+
+
+_MATERN52 = optuna_gp.Matern52Kernel.apply
+
+
+def _use_kernel(name: str) -> None:
+    """Optuna's GP evaluates ``Matern52Kernel.apply(d)`` on squared scaled distances ``d``; ``rbf`` puts
+    ``exp(-d / 2)`` there (the lengthscale priors then read the same scaled distances)."""
+    import torch
+
+    kernels = {"matern52": _MATERN52, "rbf": lambda sqdist: torch.exp(-0.5 * sqdist)}
+    optuna_gp.Matern52Kernel.apply = staticmethod(kernels[name]) if name != "matern52" else _MATERN52
 
 
 class FadingTiedPrior(TiedLengthscalePrior):
