@@ -19,7 +19,8 @@ of the trust region instead of qLogEI), ``wbpick=1`` (W&B's pick rule while crow
 ``bench/wandb_pick.py``) and ``cand=N,candbelow=K`` (below K completed trials the acquisition
 is maximised over N random points, no gradient search), ``farexp=R`` (the explore trials maximise the
 acquisition over random points at least R from the best trial instead of taking a Sobol point), ``trall=V,trfrom=N,trgrad=K`` (the trust region of volume V at every GP pick once N trials have completed,
-crowded or not; K > 0: its K best candidates refined by L-BFGS-B inside the box), ``kernel=rbf``
+crowded or not; K > 0: its K best candidates refined inside the box by ``bayes.refine_in_box``; the ``trgrad`` loops
+in ``gp_h50_loops.jsonl`` were run with commit 8ad4073's knob, a sequential scipy L-BFGS-B), ``kernel=rbf``
 (a squared-exponential kernel in place of Optuna's Matern 5/2, as BoTorch 0.18's default GP; module-wide, every
 variant sets it).
 """
@@ -96,7 +97,7 @@ def _trust_region_always(sampler: Any, volume: float, from_completed: int, refin
     """The crowded trust region (``bayes.trust_region_candidates``, volume ``volume``) at every GP pick once
     ``from_completed`` trials have completed, crowded or not: random candidates in a box around the best
     instead of a gradient search over the whole space (which pins parameters to bounds and picks corners).
-    With ``refine`` K > 0 the K best candidates are refined by L-BFGS-B inside the box (continuous parameters)."""
+    With ``refine`` K > 0 the K best candidates are refined inside the box by the default's ``bayes.refine_in_box``."""
     original_impl, original_opt = sampler._sample_relative_impl, sampler._optimize_acqf
     state = {"completed": 0}
 
@@ -110,35 +111,10 @@ def _trust_region_always(sampler: Any, volume: float, from_completed: int, refin
         candidates = bayes.trust_region_candidates(acqf.search_space, best_params[0], volume, sampler._rng.rng)
         values = acqf.eval_acqf_no_grad(candidates)
         if refine:
-            return _refine_in_box(acqf, candidates, values, refine)
+            return bayes.refine_in_box(acqf, candidates, values, refine)
         return candidates[int(values.argmax())]
 
     sampler._sample_relative_impl, sampler._optimize_acqf = sample_relative_impl, optimize_acqf
-
-
-def _refine_in_box(acqf: Any, candidates: Any, values: Any, starts: int) -> Any:
-    """The best of ``starts`` L-BFGS-B ascents from the best candidates, bounded by the candidates' box."""
-    import numpy as np
-    from scipy.optimize import minimize
-
-    cont = acqf.search_space.continuous_indices
-    low, high = candidates[:, cont].min(axis=0), candidates[:, cont].max(axis=0)
-    best_x, best_v = candidates[int(values.argmax())], float(values.max())
-    for start in np.argsort(-values)[:starts]:
-        x0 = candidates[start].copy()
-
-        def negative(z: Any, x0: Any = x0) -> Any:
-            x = x0.copy()
-            x[cont] = z
-            value, grad = acqf.eval_acqf_with_grad(x)
-            return -value, -grad[cont]
-
-        res = minimize(negative, x0[cont], jac=True, method="L-BFGS-B", bounds=list(zip(low, high, strict=True)),
-                       options={"maxiter": 100})
-        if -res.fun > best_v:
-            best_x, best_v = x0.copy(), -float(res.fun)
-            best_x[cont] = res.x
-    return best_x
 
 
 _MATERN52 = optuna_gp.Matern52Kernel.apply

@@ -419,9 +419,9 @@ def test_with_trials_in_flight_outnumbering_results_the_gp_searches_near_the_bes
 def test_crowded_picks_take_the_best_box_candidate_and_the_others_refine_it(monkeypatch):
     calls = []
 
-    def spy(acqf, candidates, values, starts):
+    def spy(acqf, candidates, values, starts, **options):
         calls.append(starts)
-        return refine_in_box(acqf, candidates, values, starts)
+        return refine_in_box(acqf, candidates, values, starts, **options)
 
     monkeypatch.setattr(bayes_module, "refine_in_box", spy)
     _crowded_pick(0, GP_CROWDED_TRUST_REGION)      # 3 results, 15 in flight: the best candidate, no refining

@@ -242,7 +242,7 @@ class CappedGPSampler(optuna.samplers.GPSampler):
         values = acqf.eval_acqf_no_grad(candidates)
         if getattr(self, "_crowded", False):
             return candidates[int(np.argmax(values))]
-        return refine_in_box(acqf, candidates, values, TRUST_REGION_REFINE)
+        return refine_in_box(acqf, candidates, values, TRUST_REGION_REFINE, tol=self._tol)
 
 
 def trust_region_candidates(space: Any, best: np.ndarray, volume: float, rng: np.random.RandomState,
@@ -273,8 +273,8 @@ def trust_region_candidates(space: Any, best: np.ndarray, volume: float, rng: np
 
 
 def refine_in_box(acqf: Any, candidates: np.ndarray, values: np.ndarray, starts: int, tol: float = 1e-4) -> np.ndarray:
-    """The best of ``candidates`` (acquisition ``values``) after gradient ascents from the ``starts`` best of
-    them, each continuous parameter kept within the candidates' range (the trust region's box); categorical,
+    """The best of ``candidates`` (acquisition ``values``) after gradient ascents, to Optuna's tolerance ``tol``
+    (its GPSampler's ``_tol``), from the ``starts`` best of them, each continuous parameter kept within the candidates' range (the trust region's box); categorical,
     integer and stepped parameters keep the candidate's value. The ascents run as one batched L-BFGS-B,
     preconditioned by the GP's lengthscales, as Optuna's own acquisition search runs them."""
     import torch
