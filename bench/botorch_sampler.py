@@ -3,7 +3,7 @@
 ``BoTorchSampler(n_startup_trials=k)`` counts completed *and running* trials towards its start-up,
 so with 8 or 16 in flight its first model would be fitted on 0 completed trials. Here the start-up
 counts completed trials, as Optuna's GPSampler (sweeprunner's default) does: the first ``startup``
-completed trials' worth of suggestions come from the Sobol sequence (``SobolStartSampler``).
+completed trials' worth of suggestions come from the Sobol sequence (``QuasiRandomStartSampler``, as measured).
 With ``consider_running_trials=True`` and no ``candidates_func``, optuna-integration 5.0.0 uses
 ``qei_candidates_func``: SingleTaskGP + qExpectedImprovement with the running trials as
 ``X_pending``; ``candidates="qlogei"`` uses ``qlogei_candidates_func`` (qLogExpectedImprovement,
@@ -20,7 +20,7 @@ from optuna.trial import TrialState
 from optuna_integration import BoTorchSampler
 from optuna_integration.botorch import qei_candidates_func, qlogei_candidates_func
 
-from sweeprunner.compile.bayes import SobolStartSampler
+from sweeprunner.compile.bayes import QuasiRandomStartSampler
 
 
 def qlognei_candidates_func(train_x: Any, train_obj: Any, train_con: Any, bounds: Any, pending_x: Any) -> Any:
@@ -67,5 +67,5 @@ class CompletedStartupBoTorchSampler(BoTorchSampler):
 
 def botorch_sampler(seed: int | None, dims: int, startup: int = 5, candidates: str = "default") -> BoTorchSampler:
     return CompletedStartupBoTorchSampler(startup=startup, seed=seed, consider_running_trials=True,
-                                          independent_sampler=SobolStartSampler(dims, seed),
+                                          independent_sampler=QuasiRandomStartSampler(dims, seed, "sobol"),
                                           candidates_func=CANDIDATES[candidates])

@@ -22,7 +22,8 @@ acquisition over random points at least R from the best trial instead of taking 
 crowded or not; K > 0: its K best candidates refined inside the box by ``bayes.refine_in_box``; the ``trgrad`` loops
 in ``gp_h50_loops.jsonl`` were run with commit 8ad4073's knob, a sequential scipy L-BFGS-B), ``kernel=rbf``
 (a squared-exponential kernel in place of Optuna's Matern 5/2, as BoTorch 0.18's default GP; module-wide, every
-variant sets it).
+variant sets it), ``seq=halton|sobol|random`` (the start-up and exploration sequence; unset: Sobol, as every variant before
+the eighth pass ran; the default compiled sweep takes Halton where a categorical is searched).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def variant_sampler(knobs: dict[str, str], seed: int, dims: int, budget: int) ->
     explore = knobs.get("explore")
     early = (int(knobs["early"]), GP_EARLY_TAKEOVER[1]) if "early" in knobs else None
     sampler = gp_sampler(seed, dims, startup=int(knobs.get("startup", GP_STARTUP_TRIALS)),
+                         start_sequence=None if knobs.get("seq") == "random" else knobs.get("seq", bayes.START_SEQUENCE),
                          explore_every=explore_every_for(budget) if explore is None else (int(explore) or None),
                          warp=knobs.get("warp"), early_takeover=early,
                          lengthscale_tie=float(knobs["tie"]) if "tie" in knobs else None,

@@ -37,8 +37,8 @@ METHODS: dict[str, tuple[str | None, int, str | None, str]] = {
     "tpe": ("tpe", 4, None, "bayes_sampler: tpe (TPE multivariate, constant liar; 4 in flight)"),
     "random": (None, 1, None, "sweeprunner random"),
     "gp": ("gp", 4, None, "sweeprunner bayes default (pending-aware GP on power-warped values, tied lengthscales, "
-                          "Sobol start-up of 5, early take-over and a trust region with many in flight, "
-                          "from 50 trials every 5th a Sobol point; 4 in flight)"),
+                          "Halton start-up of 5, early take-over and a trust region with many in flight, "
+                          "from 50 trials every 5th a Halton point; 4 in flight)"),
     "gp-c8": ("gp", 8, None, "sweeprunner bayes default, 8 in flight"),
     "gp-c16": ("gp", 16, None, "sweeprunner bayes default, 16 in flight"),
     "gp-seq": ("gp", 1, None, "sweeprunner bayes default, 1 in flight"),
@@ -89,11 +89,11 @@ def _override_sampler(searcher: Any, name: str, seed: int, dims: int, budget: in
 
     samplers = {
         "gp-plain": lambda: optuna.samplers.GPSampler(seed=seed),
-        "gp-s5-random": lambda: gp_sampler(seed, dims, startup=5, sobol=False),
-        "gp-sobol10": lambda: gp_sampler(seed, dims, startup=10),
-        "gp-sobol3": lambda: gp_sampler(seed, dims, startup=3),
-        "gp-sobol2": lambda: gp_sampler(seed, dims, startup=2),
-        "gp-sobol7": lambda: gp_sampler(seed, dims, startup=7),
+        "gp-s5-random": lambda: gp_sampler(seed, dims, startup=5, start_sequence=None),
+        "gp-sobol10": lambda: gp_sampler(seed, dims, startup=10, start_sequence="sobol"),
+        "gp-sobol3": lambda: gp_sampler(seed, dims, startup=3, start_sequence="sobol"),
+        "gp-sobol2": lambda: gp_sampler(seed, dims, startup=2, start_sequence="sobol"),
+        "gp-sobol7": lambda: gp_sampler(seed, dims, startup=7, start_sequence="sobol"),
         "gp-explore5": lambda: gp_sampler(seed, dims, explore_every=5),
         "gp-explore4": lambda: gp_sampler(seed, dims, explore_every=4),
         "gp-stall6": lambda: _stall_exploring(gp_sampler(seed, dims), 6),

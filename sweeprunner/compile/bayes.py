@@ -5,13 +5,16 @@ pending-aware: with trials in flight it maximises qLogEI over the running trials
 (fantasised by the GP), so suggestions made in parallel spread out instead of repeating each
 other. sweeprunner adds, measured on Branin, Hartmann6 and a mixed space (docs/benchmarks.md):
 
-* a scrambled-Sobol start-up (:class:`SobolStartSampler`) instead of independent random draws:
-  the first trials cover the space evenly;
+* a quasi-random start-up (:class:`QuasiRandomStartSampler`) instead of independent random draws:
+  the first trials cover the space evenly. Scrambled Sobol on continuous spaces; scrambled Halton
+  where a categorical is searched, because Sobol's first points leave half the cells of some pairs of
+  parameters empty and a categorical's values then each see half of another parameter's range (25
+  trials, 200 seeds, the mixed space: 16 in flight 0.540 -> 0.468, 8 in flight 0.345 -> 0.302);
 * fewer start-up trials (:data:`GP_STARTUP_TRIALS`) so more of a small budget is model-guided;
 * a cap on the GP's training points (:data:`GP_MAX_POINTS`, as W&B caps its own at 100) so a
   suggestion's cost stops growing with the sweep (:class:`CappedGPSampler`);
 * for budgets of :data:`GP_EXPLORE_FROM_BUDGET` trials or more, every :data:`GP_EXPLORE_EVERY`-th
-  trial takes the next Sobol point instead of the GP's: insurance against a GP stuck in one basin
+  trial takes the start-up sequence's next point instead of the GP's: insurance against a GP stuck in one basin
   (on Hartmann6 at 50 trials, 3 of 16 seeds stuck at -1.7 to -2.1 without it, none with it). Small
   budgets skip it: there every model-guided trial counts more than the insurance;
 * the GP fits warped objective values (:data:`GP_WARP`, :func:`warp_losses`): a one-sided power
@@ -31,7 +34,7 @@ other. sweeprunner adds, measured on Branin, Hartmann6 and a mixed space (docs/b
 * every other GP pick is searched in the same box too, its best candidates refined by gradient ascent
   inside it (:data:`TRUST_REGION_REFINE`, :func:`refine_in_box`): Optuna's search over the whole space
   pins parameters to their bounds and sends picks to corners (on Hartmann6 at 50 trials, up to 19 of 36
-  picks had 3 or more parameters at a bound), the box keeps them near the best trial while the Sobol
+  picks had 3 or more parameters at a bound), the box keeps them near the best trial while the quasi-random
   start-up and exploration trials search globally (48 seeds, Hartmann6 at 50 trials: -3.124 -> -3.185;
   25 trials, 4 in flight: Branin 0.491 -> 0.421, mixed 0.197 -> 0.179, Hartmann6 -2.504 -> -2.462);
 * :class:`BackgroundSuggester`: the suggestion is computed in a worker thread, so the driver's
@@ -40,7 +43,7 @@ other. sweeprunner adds, measured on Branin, Hartmann6 and a mixed space (docs/b
 Every W&B distribution reaches the sampler as an Optuna float, int or categorical (normal, beta,
 weighted categorical... as ``u`` in (0, 1), mapped through the inverse CDF by the space), so the
 samplers here never see W&B types. Everything is picklable: Ray's ``OptunaSearch.save`` keeps the
-study with its sampler, so ``resume`` continues the same Sobol sequence and GP.
+study with its sampler, so ``resume`` continues the same start-up sequence and GP.
 """
 
 from __future__ import annotations
@@ -88,26 +91,44 @@ TRUST_REGION_CANDIDATES = 2048
 TRUST_REGION_REFINE = 5
 #: Completed trials the GP trains on at most: the best half and the most recent rest.
 GP_MAX_POINTS = 100
-#: With a budget of at least GP_EXPLORE_FROM_BUDGET trials, every GP_EXPLORE_EVERY-th trial is a Sobol point.
+#: With a budget of at least GP_EXPLORE_FROM_BUDGET trials, every GP_EXPLORE_EVERY-th trial is a start-up sequence point.
 GP_EXPLORE_EVERY = 5
 GP_EXPLORE_FROM_BUDGET = 50
 #: How long ``suggest`` waits for a suggestion before handing the driver back ``None`` (ask again later).
 SUGGEST_WAIT_S = 0.05
-#: Fewest Sobol points drawn at once; always a power of two (keeps the sequence balanced, and scipy quiet).
-_SOBOL_BLOCK = 64
+#: Fewest start-up points drawn at once; a power of two (keeps a Sobol sequence balanced, and scipy quiet).
+_START_BLOCK = 64
+#: The quasi-random sequence of the start-up and exploration trials (scipy.stats.qmc): "halton" or "sobol".
+START_SEQUENCE = "sobol"
+#: The sequence for a space with a categorical parameter (see :class:`QuasiRandomStartSampler`).
+START_SEQUENCE_WITH_CATEGORICAL = "halton"
 
 
-class SobolStartSampler(BaseSampler):
-    """Independent sampler that gives trial ``k`` the ``k``-th point of a scrambled Sobol sequence.
+class QuasiRandomStartSampler(BaseSampler):
+    """Independent sampler that gives trial ``k`` the ``k``-th point of a scrambled quasi-random sequence.
 
     Used as the GP's ``independent_sampler``, so its start-up trials fill the space evenly.
-    Parameters get a Sobol dimension in the order they are first asked for (a define-by-run space
+    Parameters get a dimension in the order they are first asked for (a define-by-run space
     asks in the same order every trial); beyond ``dims`` parameters it draws at random.
+
+    The sequence is scrambled Sobol (``sequence="sobol"``) or scrambled Halton (``"halton"``, for spaces
+    with a categorical parameter). Sobol's first 16 points in 5 dimensions fall in only 8 of the 16
+    cells of a 4 x 4 grid for half the pairs of parameters, on every seed; Halton's leave no pair that
+    empty. A categorical's value is picked by the coarse bins of its coordinate, exactly where those
+    holes are: a 4-way categorical saw each of its values tried with only half the learning rate's range
+    (16 start-up points on the mixed space, 200 seeds: best 0.759 with Sobol, 0.680 with random draws,
+    0.635 with Halton). On continuous spaces Sobol's start-up measured as good or better (Branin,
+    Hartmann6). A sampler pickled before ``sequence`` existed (an older sweep directory) keeps its
+    Sobol sequence on ``resume``.
     """
 
-    def __init__(self, dims: int, seed: int | None = None) -> None:
+    def __init__(self, dims: int, seed: int | None = None, sequence: str = START_SEQUENCE) -> None:
+        if sequence not in ("halton", "sobol"):
+            raise ValueError(f"sequence must be 'halton' or 'sobol', got {sequence!r}")
         self.dims = max(1, dims)
-        self.seed = seed
+        # an unseeded sweep still needs one scramble for its whole life: the sequence is redrawn longer as it grows
+        self.seed = seed if seed is not None else secrets.randbits(32)
+        self.sequence = sequence
         self._dim_of: dict[str, int] = {}
         self._points = np.empty((0, self.dims))
         self._random = RandomSampler(seed=seed)
@@ -125,9 +146,9 @@ class SobolStartSampler(BaseSampler):
         if number >= len(self._points):
             from scipy.stats import qmc
 
-            size = max(_SOBOL_BLOCK, 1 << number.bit_length())   # a power of two, past ``number``
-            engine = qmc.Sobol(d=self.dims, scramble=True, seed=self.seed)
-            self._points = engine.random(size)
+            size = max(_START_BLOCK, 1 << number.bit_length())   # a power of two, past ``number``
+            engine = (qmc.Sobol if getattr(self, "sequence", "sobol") == "sobol" else qmc.Halton)
+            self._points = engine(d=self.dims, scramble=True, seed=self.seed).random(size)
         return float(self._points[number, dim])
 
     def sample_independent(self, study: Any, trial: Any, param_name: str, param_distribution: BaseDistribution) -> Any:
@@ -135,6 +156,10 @@ class SobolStartSampler(BaseSampler):
         if dim >= self.dims:
             return self._random.sample_independent(study, trial, param_name, param_distribution)
         return from_unit(self._u(trial.number, dim), param_distribution)
+
+
+#: The class's name before the Halton sequence: sweep directories pickled then unpickle through it.
+SobolStartSampler = QuasiRandomStartSampler
 
 
 def from_unit(u: float, dist: BaseDistribution) -> Any:
@@ -183,7 +208,7 @@ class CappedGPSampler(optuna.samplers.GPSampler):
       ``started`` have been started. With 1 to 4 in flight nothing changes.
 
     With ``explore_every`` set, every ``explore_every``-th trial after the start-up is left to the
-    independent sampler (the Sobol sequence's point for that trial).
+    independent sampler (the start-up sequence's point for that trial).
     """
 
     def __init__(self, *, max_points: int = GP_MAX_POINTS, explore_every: int | None = None,
@@ -415,16 +440,18 @@ def training_subset(trials: list, direction: optuna.study.StudyDirection, cap: i
     return [trials[i] for i in sorted(keep)]
 
 
-def gp_sampler(seed: int | None, dims: int, startup: int = GP_STARTUP_TRIALS, sobol: bool = True,
+def gp_sampler(seed: int | None, dims: int, startup: int = GP_STARTUP_TRIALS,
+               start_sequence: str | None = START_SEQUENCE,
                max_points: int = GP_MAX_POINTS, explore_every: int | None = None,
                warp: str | None = GP_WARP, early_takeover: tuple[int, int] | None = GP_EARLY_TAKEOVER,
                lengthscale_tie: float | None = GP_LENGTHSCALE_TIE, tie_min_params: int = GP_TIE_MIN_PARAMS,
                trust_region: float | None = GP_CROWDED_TRUST_REGION, **gp_options: Any) -> BaseSampler:
-    """Optuna's pending-aware GP with a Sobol start-up of ``startup`` trials, capped training points,
+    """Optuna's pending-aware GP with a quasi-random start-up of ``startup`` trials (``start_sequence``,
+    see :class:`QuasiRandomStartSampler`; None: Optuna's random draws), capped training points,
     warped values, tied lengthscales (with ``tie_min_params`` or more parameters), an early take-over
     and a trust region around the best trial (``None`` turns each off);
     ``gp_options`` go to Optuna's ``GPSampler`` as they are."""
-    independent = SobolStartSampler(dims, seed) if sobol else None
+    independent = QuasiRandomStartSampler(dims, seed, start_sequence) if start_sequence else None
     if dims < tie_min_params:
         lengthscale_tie = None
     return CappedGPSampler(seed=seed, n_startup_trials=startup, independent_sampler=independent,
@@ -434,16 +461,19 @@ def gp_sampler(seed: int | None, dims: int, startup: int = GP_STARTUP_TRIALS, so
 
 
 def explore_every_for(budget: int) -> int | None:
-    """How often the GP leaves a trial to the Sobol sequence for a sweep of ``budget`` trials
+    """How often the GP leaves a trial to the start-up sequence for a sweep of ``budget`` trials
     (negative: runs until stopped)."""
     return GP_EXPLORE_EVERY if budget < 0 or budget >= GP_EXPLORE_FROM_BUDGET else None
 
 
-def make_sampler(name: str, seed: int | None, dims: int, budget: int = -1) -> BaseSampler:
+def make_sampler(name: str, seed: int | None, dims: int, budget: int = -1,
+                 categorical: bool = False) -> BaseSampler:
     """The sampler ``bayes_sampler: <name>`` resolves to (``auto`` is resolved by the compiler) for a
-    sweep of ``budget`` trials (negative: runs until stopped)."""
+    sweep of ``budget`` trials (negative: runs until stopped) over ``dims`` searched parameters,
+    ``categorical`` when one of them is a (weighted) categorical."""
     if name == "gp":
-        return gp_sampler(seed, dims, explore_every=explore_every_for(budget))
+        sequence = START_SEQUENCE_WITH_CATEGORICAL if categorical else START_SEQUENCE
+        return gp_sampler(seed, dims, start_sequence=sequence, explore_every=explore_every_for(budget))
     if name == "tpe":
         return optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed)
     if name == "random":

@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sweeprunner.compile.sampling import GridPlan, RandomPlan, grid_size
-from sweeprunner.config.distributions import Constant, Distribution
+from sweeprunner.config.distributions import (
+    Categorical,
+    Constant,
+    Distribution,
+    WeightedCategorical,
+)
 from sweeprunner.config.spec import LeafPath, SweepSpec
 
 #: Default cap on concurrently running bayes trials: none, the cluster is filled (one trial per free
@@ -141,7 +146,8 @@ def build_search_alg(spec: SweepSpec, points: GridPlan | RandomPlan | None, num_
 
     leaves = list(spec.parameters.leaves())
     dims = sum(1 for _, dist in leaves if not isinstance(dist, Constant))
-    sampler = make_sampler(bayes_sampler(spec, num_samples), spec.runner.seed, dims, num_samples)
+    categorical = any(isinstance(dist, (Categorical, WeightedCategorical)) for _, dist in leaves)
+    sampler = make_sampler(bayes_sampler(spec, num_samples), spec.runner.seed, dims, num_samples, categorical)
     searcher = BackgroundSuggester(OptunaSearch(space=DefineByRunSpace(leaves), metric=spec.metric.name,
                                                 mode=spec.metric.mode, sampler=sampler))
     # the GP fits in a worker thread: Tune's event loop keeps handling results meanwhile
