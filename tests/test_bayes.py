@@ -75,6 +75,26 @@ def test_gp_default_is_optunas_gp_with_a_quasi_random_start_up():
     assert inner._sampler._independent_sampler.sequence == "sobol"      # continuous parameters only
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_start_up_trials_of_a_continuous_sweep_cover_the_space_evenly(seed):
+    """The first 4 Sobol points of a 2-d sweep fall one in each quadrant (random draws mostly do not)."""
+    configs = run(bayes(seed=seed), 4)
+    quadrants = {(c["x1"] > 2.5, c["x2"] > 7.5) for c in configs}
+    assert len(quadrants) == 4, configs
+
+
+@pytest.mark.parametrize("extra,sequence", [
+    ({"n": {"distribution": "int_uniform", "min": 1, "max": 8}}, "sobol"),
+    ({"act": {"values": ["relu", "gelu"]}}, "halton"),
+    ({"w": {"values": ["x", "y", "z"], "probabilities": [0.5, 0.3, 0.2]}}, "halton"),
+    ({"nested": {"parameters": {"opt": {"values": ["sgd", "adam"]}}}}, "halton"),
+    ({"fixed": {"value": "sgd"}}, "sobol"),
+])
+def test_a_sweep_searching_a_categorical_starts_with_halton_points(extra, sequence):
+    searcher = bayes(parameters={"x1": {"min": -5.0, "max": 10.0}, **extra})
+    assert searcher.searcher.searcher._sampler._independent_sampler.sequence == sequence
+
+
 MIXED_SWEEP = {
     "optimizer": {"parameters": {"lr": {"distribution": "log_uniform_values", "min": 1e-5, "max": 1e-1},
                                  "momentum": {"min": 0.5, "max": 0.99}}},
