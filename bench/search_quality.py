@@ -37,8 +37,9 @@ METHODS: dict[str, tuple[str | None, int, str | None, str]] = {
     "tpe": ("tpe", 4, None, "bayes_sampler: tpe (TPE multivariate, constant liar; 4 in flight)"),
     "random": (None, 1, None, "sweeprunner random"),
     "gp": ("gp", 4, None, "sweeprunner bayes default (pending-aware GP on power-warped values, tied lengthscales, "
-                          "Halton start-up of 5, early take-over and a trust region with many in flight, "
-                          "from 50 trials every 5th a Halton point; 4 in flight)"),
+                          "Sobol start-up of 5 (Halton where a categorical is searched), early take-over and "
+                          "a trust region with many in flight, from 50 trials every 5th a point of that sequence; "
+                          "4 in flight)"),
     "gp-c8": ("gp", 8, None, "sweeprunner bayes default, 8 in flight"),
     "gp-c16": ("gp", 16, None, "sweeprunner bayes default, 16 in flight"),
     "gp-seq": ("gp", 1, None, "sweeprunner bayes default, 1 in flight"),

@@ -265,12 +265,12 @@ def test_start_up_points_past_the_first_block_are_drawn_without_a_warning(sequen
     """scipy warns when a Sobol draw is not a power of two; a long sweep must not print that."""
     import warnings
 
-    sobol = QuasiRandomStartSampler(dims=3, seed=0, sequence=sequence)
+    sampler = QuasiRandomStartSampler(dims=3, seed=0, sequence=sequence)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        values = [sobol._u(n, 0) for n in (0, 63, 64, 130, 200, 1000)]
-    assert all(0.0 <= v < 1.0 for v in values) and len(sobol._points) == 1024
-    assert sobol._u(63, 0) == values[1]   # redrawing a longer sequence keeps the earlier points
+        values = [sampler._u(n, 0) for n in (0, 63, 64, 130, 200, 1000)]
+    assert all(0.0 <= v < 1.0 for v in values) and len(sampler._points) == 1024
+    assert sampler._u(63, 0) == values[1]   # redrawing a longer sequence keeps the earlier points
 
 
 @pytest.mark.parametrize("sequence", ["halton", "sobol"])
